@@ -1,0 +1,33 @@
+# make run      - the whole system in the foreground, gateway on 127.0.0.1:$(GATEWAY_PORT)
+# make test     - the whole test suite (real PostgreSQL and RabbitMQ)
+# make api-key ROLE=manager|sales|channel|distributor [CHANNEL=tmall] [DISTRIBUTOR=<id>]
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GATEWAY_PORT ?= 8000
+export GATEWAY_PORT
+export PYTHONPATH := $(CURDIR)/services/common:$(CURDIR)/services/catalog:$(CURDIR)/gateway
+export PYTHON := $(CURDIR)/$(PY)
+
+.PHONY: run test api-key venv bench lint
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3.11 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+run: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+api-key: venv
+	@test -n "$(ROLE)" || { echo "usage: make api-key ROLE=manager|sales|channel|distributor [CHANNEL=..] [DISTRIBUTOR=..]" >&2; exit 2; }
+	@DATABASE_URL=$${GATEWAY_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/dcm_gateway} \
+	  $(PY) -m gateway.keys --role "$(ROLE)" $(if $(CHANNEL),--channel "$(CHANNEL)") $(if $(DISTRIBUTOR),--distributor "$(DISTRIBUTOR)")
+
+bench: venv
+	$(PY) bench/catalog_read.py

@@ -1,0 +1,68 @@
+"""The one table from exceptions to HTTP statuses, and the gateway's own refusals."""
+from __future__ import annotations
+
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService, deserialize_to_instance
+
+import catalog.errors
+from common import errors as base
+
+
+class Unauthenticated(base.ServiceError):
+    title = "Unauthorized"
+
+
+class PayloadTooLarge(base.ServiceError):
+    title = "Payload too large"
+
+
+class TooManyRequests(base.ServiceError):
+    title = "Too many requests"
+
+
+class ServiceUnavailable(base.ServiceError):
+    title = "Service unavailable"
+
+
+# most specific first; the first base class that matches decides the status
+STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
+    (base.InvalidInput, 400),
+    (Unauthenticated, 401),
+    (base.Forbidden, 403),
+    (base.NotFound, 404),
+    (base.Conflict, 409),
+    (PayloadTooLarge, 413),
+    (base.Unprocessable, 422),
+    (TooManyRequests, 429),
+    (ServiceUnavailable, 503),
+    (RpcTimeout, 503),
+    (UnknownService, 503),
+]
+
+REMOTE_ERROR_MODULES = (base, catalog.errors)
+
+
+def register_remote_errors() -> None:
+    """Rebuild our services' exceptions from RPC replies instead of a generic ``RemoteError``."""
+    for module in REMOTE_ERROR_MODULES:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, base.ServiceError):
+                deserialize_to_instance(value)
+
+
+def status_for(exc: BaseException) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def title_for(exc: BaseException, status: int) -> str:
+    if isinstance(exc, base.ServiceError):
+        return exc.title
+    if status == 503:
+        return "Service unavailable"
+    return "Internal server error"
+
+
+def is_unexpected(exc: BaseException) -> bool:
+    return status_for(exc) == 500 or isinstance(exc, RemoteError)

@@ -1,0 +1,84 @@
+"""OpenAPI 3 generated from the route declarations and the services' marshmallow schemas (apispec)."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+from gateway.http import ROUTES, RouteSpec
+
+CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
+
+
+class ProblemFieldSchema(Schema):
+    field = fields.String()
+    message = fields.String()
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Nested(ProblemFieldSchema))
+    request_id = fields.String()
+
+
+def openapi_path(rule: str) -> str:
+    return CONVERTER.sub(r"{\1}", rule)
+
+
+def _operation(spec: RouteSpec) -> dict:
+    op: dict = {"summary": spec.summary, "operationId": spec.name, "tags": [spec.tag],
+                "responses": {}}
+    params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+              for name in CONVERTER.findall(spec.path)]
+    if spec.query is not None:
+        params.append({"in": "query", "schema": spec.query})
+    if spec.method in ("POST", "PUT"):
+        params.append({"in": "header", "name": "Idempotency-Key", "required": False,
+                       "schema": {"type": "string", "maxLength": 255},
+                       "description": "a repeat with the same key replays the first response"})
+    params.append({"in": "header", "name": "X-Request-Id", "required": False,
+                   "schema": {"type": "string"}})
+    for name, description in spec.headers.items():
+        params.append({"in": "header", "name": name, "required": True,
+                       "schema": {"type": "string"}, "description": description})
+    op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": spec.body}}}
+    success: dict = {"description": "success"}
+    if spec.response is not None and spec.status != 204:
+        success["content"] = {"application/json": {"schema": spec.response}}
+    op["responses"][str(spec.status)] = success
+    problem = {"content": {"application/problem+json": {"schema": "Problem"}}}
+    codes = {"400": "invalid input", "500": "unexpected error"}
+    if spec.roles is not None:
+        op["security"] = [{"apiKey": []}]
+        codes.update({"401": "no or bad API key", "403": "role not allowed"})
+    if "<" in spec.path:
+        codes["404"] = "not found (or not yours)"
+    for code, description in codes.items():
+        op["responses"][code] = {"description": description, **problem}
+    return op
+
+
+@lru_cache(maxsize=1)
+def build_spec() -> dict:
+    spec = APISpec(
+        title="Distribution and channel management API", version="1.0.0", openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Distributors, the brand's sales team and its storefronts."},
+    )
+    spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", schema=ProblemSchema)
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = _operation(route)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,240 @@
+"""Gateway routes: authenticate, parse, one RPC, dump. No business rules live here."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import eventlet
+import structlog
+from nameko.rpc import RpcProxy
+from nameko.timer import timer
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from catalog import schemas as catalog_schemas
+from common.config import Settings, setting
+from common.db import Database
+from common.errors import InvalidInput, NotFound
+from common.schemas import load
+from common.logs import WorkerLogging
+from gateway import auth, store
+from gateway.auth import DISTRIBUTOR, MANAGER, SALES, Principal
+from gateway.errors import PayloadTooLarge, register_remote_errors, status_for
+from gateway.http import json_response, route
+from gateway.idempotency import request_fingerprint, run_once
+from gateway.openapi import build_spec
+from gateway.problems import problem, problem_from_exception
+
+register_remote_errors()
+
+ADMIN = (MANAGER, SALES)
+MANAGER_ONLY = (MANAGER,)
+ANY_ROLE = auth.ROLES
+SERVICES = ("catalog",)
+READY_TIMEOUT = 2.0
+
+log = structlog.get_logger("gateway")
+
+
+@dataclass
+class Call:
+    """What a route handler gets: who is calling, the parsed body and the query string."""
+
+    principal: Principal
+    body: Any
+    query: dict[str, str]
+    request_id: str
+
+    @property
+    def actor(self) -> str:
+        return self.principal.actor
+
+
+def read_json_body(request: Request, max_body: int) -> tuple[bytes, Any]:
+    if request.content_length is not None and request.content_length > max_body:
+        raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
+    request.max_content_length = max_body
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"request body is larger than {max_body} bytes") from None
+    if not raw.strip():
+        raise InvalidInput.for_field("body", "a JSON object is required")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput.for_field("body", f"malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput.for_field("body", "a JSON object is required")
+    return raw, body
+
+
+class GatewayService:
+    name = "gateway"
+
+    db = Database("gateway")
+    log = WorkerLogging(summary=False)
+    config = Settings()
+    catalog = RpcProxy("catalog")
+
+    key_cache = auth.KeyCache()
+
+    # ---- the one path every route takes ----------------------------------------------------------
+
+    def serve(self, spec, handler: Callable, request: Request, path_values: dict) -> Response:
+        request_id = structlog.contextvars.get_contextvars().get("request_id") or ""
+        principal = auth.authenticate(self.db.cursor, self.key_cache,
+                                      request.headers.get("Authorization"), spec.roles)
+        raw, body = b"", None
+        if spec.body is not None:
+            raw, body = read_json_body(request, spec.max_body)
+        elif request.method in ("POST", "PUT"):
+            raw = request.get_data(cache=True)[: spec.max_body]
+        call = Call(principal, body, request.args.to_dict(), request_id)
+
+        def produce() -> Response:
+            try:
+                result = handler(self, call, **path_values)
+            except Exception as exc:
+                if status_for(exc) == 500:
+                    log.error("route_failed", route=spec.name, exc_info=exc)
+                return problem_from_exception(exc, request_id)
+            if isinstance(result, Response):
+                return result
+            return json_response(spec.status, result)
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None or request.method not in ("POST", "PUT"):
+            return produce()
+        ttl = setting(self.config, "IDEMPOTENCY_TTL_HOURS", 48)
+        fingerprint = request_fingerprint(request.method, request.path, raw)
+        return run_once(self.db, principal.scope, key, fingerprint, ttl, produce)
+
+    # ---- public ----------------------------------------------------------------------------------
+
+    @route("GET", "/health", roles=None, summary="Liveness: the gateway process answers", tag="ops")
+    def health(self, call):
+        return {"status": "ok"}
+
+    @route("GET", "/ready", roles=None, summary="Readiness: the gateway's database and every service",
+           tag="ops")
+    def ready(self, call):
+        checks: dict[str, str] = {}
+        try:
+            cur = self.db.cursor()
+            cur.execute("SELECT 1")
+            checks["gateway_database"] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks["gateway_database"] = f"unavailable: {type(exc).__name__}"
+        for name in SERVICES:
+            checks[name] = self._service_health(name)
+        failing = sorted(name for name, state in checks.items() if state != "ok")
+        if failing:
+            return problem(503, "Service unavailable", "not ready: " + ", ".join(failing),
+                           request_id=call.request_id, checks=checks)
+        return {"status": "ready", "checks": checks}
+
+    def _service_health(self, name: str) -> str:
+        try:
+            with eventlet.Timeout(READY_TIMEOUT):
+                getattr(self, name).health.call_async().result()
+            return "ok"
+        except eventlet.Timeout:
+            return "no answer"
+        except Exception as exc:  # a service that answers with an error is not ready either
+            return f"unavailable: {type(exc).__name__}"
+
+    @route("GET", "/openapi.json", roles=None, summary="This API's OpenAPI 3 description", tag="ops")
+    def openapi(self, call):
+        return build_spec()
+
+    @route("GET", "/v1/diagnostics/echo", roles=ANY_ROLE, tag="ops",
+           summary="A bare gateway→RPC round trip (the benchmarks' floor)")
+    def echo(self, call):
+        return self.catalog.echo({"echo": call.query.get("q", "")})
+
+    # ---- catalog: sales team ---------------------------------------------------------------------
+
+    @route("POST", "/v1/admin/products", roles=ADMIN, status=201, tag="catalog",
+           summary="Create a product", body=catalog_schemas.ProductCreateSchema,
+           response=catalog_schemas.ProductSchema)
+    def create_product(self, call):
+        product = self.catalog.create_product(call.body, call.actor)
+        return json_response(201, product, {"Location": f"/v1/admin/products/{product['sku']}"})
+
+    @route("GET", "/v1/admin/products", roles=ADMIN, tag="catalog",
+           summary="List products (filters: status, lifecycle, category, q)",
+           query=catalog_schemas.ProductQuerySchema, response=catalog_schemas.ProductPageSchema)
+    def list_products(self, call):
+        return self.catalog.list_products(call.query)
+
+    @route("POST", "/v1/admin/products/import", roles=ADMIN, tag="catalog",
+           summary="Upsert up to 10,000 products by sku, all or nothing",
+           body=catalog_schemas.ImportSchema, response=catalog_schemas.ImportResultSchema,
+           max_body=32 * 1024 * 1024)
+    def import_products(self, call):
+        return self.catalog.import_products(call.body, call.actor)
+
+    @route("GET", "/v1/admin/products/<sku>", roles=ADMIN, tag="catalog", summary="Read a product",
+           response=catalog_schemas.ProductSchema)
+    def get_product(self, call, sku):
+        return self.catalog.get_product(sku)
+
+    @route("PATCH", "/v1/admin/products/<sku>", roles=ADMIN, tag="catalog",
+           summary="Change a product (draft → active allowed)",
+           body=catalog_schemas.ProductPatchSchema, response=catalog_schemas.ProductSchema)
+    def update_product(self, call, sku):
+        return self.catalog.update_product(sku, call.body, call.actor)
+
+    @route("POST", "/v1/admin/products/<sku>/discontinue", roles=ADMIN, tag="catalog",
+           summary="Discontinue a product (final)", response=catalog_schemas.ProductSchema)
+    def discontinue_product(self, call, sku):
+        return self.catalog.discontinue_product(sku, call.actor)
+
+    @route("GET", "/v1/admin/catalog/assortment", roles=ADMIN, tag="catalog",
+           summary="New vs classic among active products, against the target",
+           response=catalog_schemas.AssortmentSchema)
+    def assortment(self, call):
+        return self.catalog.get_assortment()
+
+    # ---- catalog: distributors -------------------------------------------------------------------
+
+    @route("GET", "/v1/catalog/products", roles=(DISTRIBUTOR,), tag="distributor",
+           summary="Active products", query=catalog_schemas.ProductQuerySchema,
+           response=catalog_schemas.ProductPageSchema)
+    def catalog_products(self, call):
+        return self.catalog.list_catalog(call.query)
+
+    @route("GET", "/v1/catalog/products/<sku>", roles=(DISTRIBUTOR,), tag="distributor",
+           summary="One active product", response=catalog_schemas.ProductSchema)
+    def catalog_product(self, call, sku):
+        return self.catalog.get_catalog_product(sku)
+
+    # ---- API keys --------------------------------------------------------------------------------
+
+    @route("POST", "/v1/admin/api-keys", roles=MANAGER_ONLY, status=201, tag="admin",
+           summary="Issue an API key (shown once)", body=auth.ApiKeyCreateSchema,
+           response=auth.ApiKeyIssuedSchema)
+    def create_api_key(self, call):
+        fields = load(auth.ApiKeyCreateSchema(), call.body)
+        return auth.issue_key(self.db.cursor(), fields["role"], call.actor,
+                              fields.get("distributor_id"), fields.get("channel"))
+
+    @route("DELETE", "/v1/admin/api-keys/<int:key_id>", roles=MANAGER_ONLY, status=204, tag="admin",
+           summary="Revoke an API key")
+    def revoke_api_key(self, call, key_id):
+        key_hash = store.revoke_key(self.db.cursor(), key_id)
+        if key_hash is None:
+            raise NotFound(f"API key {key_id} not found")
+        self.key_cache.evict(key_hash)
+        return json_response(204, None)
+
+    # ---- housekeeping ----------------------------------------------------------------------------
+
+    @timer(interval=3600)
+    def purge_idempotency_records(self):
+        ttl = setting(self.config, "IDEMPOTENCY_TTL_HOURS", 48)
+        purged = store.purge_idempotency_keys(self.db.cursor(), ttl)
+        if purged:
+            log.info("idempotency_records_purged", count=purged)

@@ -1,0 +1,1 @@
+"""The catalog service: products (SKUs), their lifecycle, substitutes, bulk import and assortment mix."""

@@ -1,0 +1,37 @@
+"""marshmallow building blocks every service's contracts share."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from common.errors import invalid_from_marshmallow
+from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true/false: "yes" or 1 is a wrong type, not a truthy value."""
+
+    default_error_messages = {"invalid": "Not a valid boolean (true or false)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class PageQuerySchema(Schema):
+    """``limit`` and ``cursor`` of every list; other query parameters are filters."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, strict=False,
+                           validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
+def load(schema: Schema, payload, prefix: str = ""):
+    """Validate ``payload`` with ``schema``; a caller's mistake becomes ``InvalidInput``."""
+    try:
+        return schema.load(payload)
+    except ValidationError as err:
+        raise invalid_from_marshmallow(err, prefix) from None

@@ -1,5 +1,143 @@
-"""Patch the standard library for eventlet before anything imports sockets (nameko needs it; without
-it broker tests hang). It also makes psycopg2 cooperative."""
-import eventlet
+"""Shared test fixtures: real PostgreSQL and RabbitMQ.
 
-eventlet.monkey_patch()
+``TEST_PG_URL`` (a server, e.g. postgresql://postgres@127.0.0.1:5432) and ``TEST_AMQP_URI`` (with
+``TEST_RABBIT_MGMT_URL`` for the management API) name the real services; `make test` sets them to the
+local ones. Where they are unset and a Docker engine exists, testcontainers starts them. Otherwise
+the run fails: a test that needs a broker is never skipped.
+"""
+import warnings
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")  # nameko 2 is built on it
+    import eventlet
+
+eventlet.monkey_patch()  # before anything imports sockets; also makes psycopg2 cooperative
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+from urllib.parse import quote, urlsplit, urlunsplit  # noqa: E402
+
+import psycopg2  # noqa: E402
+import pytest  # noqa: E402
+import requests  # noqa: E402
+
+from common.migrate import drop_database, migrate  # noqa: E402
+
+
+def _docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    url = os.environ.get("TEST_PG_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    if not _docker_available():
+        pytest.fail("TEST_PG_URL is unset and there is no Docker engine to start PostgreSQL")
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:15", driver=None) as pg:
+        url = pg.get_connection_url()
+        yield urlunsplit(urlsplit(url)._replace(path=""))
+
+
+@pytest.fixture(scope="session")
+def rabbit():
+    """(amqp uri without vhost, management url)."""
+    uri = os.environ.get("TEST_AMQP_URI")
+    mgmt = os.environ.get("TEST_RABBIT_MGMT_URL", "http://guest:guest@127.0.0.1:15672")
+    if uri:
+        yield uri.rstrip("/"), mgmt
+        return
+    if not _docker_available():
+        pytest.fail("TEST_AMQP_URI is unset and there is no Docker engine to start RabbitMQ")
+    from testcontainers.rabbitmq import RabbitMqContainer
+
+    with RabbitMqContainer("rabbitmq:3.13-management") as rmq:
+        host, port = rmq.get_container_host_ip(), rmq.get_exposed_port(5672)
+        mport = rmq.get_exposed_port(15672)
+        yield f"pyamqp://guest:guest@{host}:{port}", f"http://guest:guest@{host}:{mport}"
+
+
+def _mgmt(mgmt_url: str):
+    parts = urlsplit(mgmt_url)
+    base = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+    return base, (parts.username or "guest", parts.password or "guest")
+
+
+def make_vhost(rabbit, name: str) -> str:
+    uri, mgmt = rabbit
+    base, auth = _mgmt(mgmt)
+    user = auth[0]
+    r = requests.put(f"{base}/api/vhosts/{quote(name, safe='')}", auth=auth, timeout=10)
+    r.raise_for_status()
+    r = requests.put(f"{base}/api/permissions/{quote(name, safe='')}/{user}", auth=auth,
+                     json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10)
+    r.raise_for_status()
+    return f"{uri}/{quote(name, safe='')}"
+
+
+def drop_vhost(rabbit, name: str) -> None:
+    base, auth = _mgmt(rabbit[1])
+    requests.delete(f"{base}/api/vhosts/{quote(name, safe='')}", auth=auth, timeout=10)
+
+
+@pytest.fixture
+def amqp_uri(rabbit):
+    """A fresh RabbitMQ vhost for one test, so no other test's consumers see its messages."""
+    name = f"dcm_test_{uuid.uuid4().hex[:10]}"
+    uri = make_vhost(rabbit, name)
+    yield uri
+    drop_vhost(rabbit, name)
+
+
+def fresh_database(pg_server: str, name: str, service: str | None) -> str:
+    url = f"{pg_server}/{name}"
+    drop_database(url)
+    if service:
+        migrate(service, url)
+    return url
+
+
+def truncate_all(url: str) -> None:
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename NOT LIKE '\\_yoyo%%' AND tablename NOT LIKE 'yoyo%%'")
+            tables = [r[0] for r in cur.fetchall()]
+            if tables:
+                cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def catalog_db_url(pg_server):
+    return fresh_database(pg_server, "dcm_test_catalog", "catalog")
+
+
+@pytest.fixture
+def catalog_db(catalog_db_url):
+    """The catalog's test database, emptied before each test."""
+    truncate_all(catalog_db_url)
+    return catalog_db_url
+
+
+@pytest.fixture(scope="session")
+def gateway_db_url(pg_server):
+    return fresh_database(pg_server, "dcm_test_gateway", "gateway")
+
+
+@pytest.fixture
+def gateway_db(gateway_db_url):
+    truncate_all(gateway_db_url)
+    return gateway_db_url

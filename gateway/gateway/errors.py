@@ -1,7 +1,7 @@
 """The one table from exceptions to HTTP statuses, and the gateway's own refusals."""
 from __future__ import annotations
 
-from nameko.exceptions import RemoteError, RpcTimeout, UnknownService, deserialize_to_instance
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 import catalog.errors
 from common import errors as base
@@ -43,10 +43,7 @@ REMOTE_ERROR_MODULES = (base, catalog.errors)
 
 def register_remote_errors() -> None:
     """Rebuild our services' exceptions from RPC replies instead of a generic ``RemoteError``."""
-    for module in REMOTE_ERROR_MODULES:
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, base.ServiceError):
-                deserialize_to_instance(value)
+    base.make_deserializable(*REMOTE_ERROR_MODULES)
 
 
 def status_for(exc: BaseException) -> int:

@@ -80,3 +80,14 @@ def invalid_from_marshmallow(err: Any, prefix: str = "") -> InvalidInput:
     first = errors[0] if errors else {"field": prefix, "message": "invalid"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return InvalidInput(f"{first['field']}: {first['message']}{more}", errors)
+
+
+def make_deserializable(*modules) -> None:
+    """Let a caller rebuild these modules' ``ServiceError`` subclasses from RPC replies (nameko
+    otherwise raises a generic ``RemoteError``)."""
+    from nameko.exceptions import deserialize_to_instance
+
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, ServiceError):
+                deserialize_to_instance(value)

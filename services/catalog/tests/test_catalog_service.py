@@ -1,0 +1,140 @@
+"""The catalog service in a real nameko container on real RabbitMQ and PostgreSQL: RPC contracts,
+the outbox relay, and events that arrive once."""
+import time
+
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ServiceRpcProxy
+
+import catalog.errors
+import common.errors
+from catalog.errors import IllegalStatusChange, InvalidProduct, ProductExists, ProductNotFound
+from catalog.service import CatalogService
+from common.db import Database, transaction
+from common.errors import InvalidInput
+from common.outbox import first_delivery
+
+common.errors.make_deserializable(common.errors, catalog.errors)
+
+TOWEL = {"sku": "TWL-1", "name": "Bath towel", "category": "towels", "lifecycle": "new"}
+
+
+class EventRecorder:
+    """A consumer built the way every real consumer is: idempotent on event_id, in one transaction."""
+
+    name = "event_recorder"
+    db = Database("catalog")
+
+    def _record(self, event_type, payload):
+        cur = self.db.cursor()
+        if first_delivery(cur, self.name, payload["event_id"]):
+            cur.execute("INSERT INTO recorded_events (event_type, sku, request_id) VALUES (%s, %s, %s)",
+                        (event_type, payload["product"]["sku"], payload.get("request_id")))
+
+    @event_handler("catalog", "product_created")
+    def on_created(self, payload):
+        self._record("product_created", payload)
+
+    @event_handler("catalog", "product_updated")
+    def on_updated(self, payload):
+        self._record("product_updated", payload)
+
+    @event_handler("catalog", "product_discontinued")
+    def on_discontinued(self, payload):
+        self._record("product_discontinued", payload)
+
+
+@pytest.fixture
+def config(amqp_uri, catalog_db):
+    with transaction(catalog_db) as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS recorded_events "
+                    "(id serial, event_type text, sku text, request_id text)")
+        cur.execute("TRUNCATE recorded_events")
+    return {"AMQP_URI": amqp_uri, "DATABASE_URL": catalog_db, "serializer": "json", "max_workers": 4}
+
+
+@pytest.fixture
+def catalog(config, container_factory):  # containers stop before the vhost goes
+    for cls in (CatalogService, EventRecorder):
+        container_factory(cls, config).start()
+    with ServiceRpcProxy("catalog", config, context_data={"request_id": "req-42"}) as proxy:
+        yield proxy
+
+
+def recorded(config, expected: int, timeout: float = 10.0) -> list[tuple]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with transaction(config["DATABASE_URL"]) as cur:
+            cur.execute("SELECT event_type, sku, request_id FROM recorded_events ORDER BY id")
+            rows = [tuple(r.values()) for r in cur.fetchall()]
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def test_create_read_update_discontinue_dispatches_each_event_once(catalog, config):
+    created = catalog.create_product(TOWEL, "sales:1")
+    assert created["status"] == "draft" and created["version"] == 1
+    catalog.update_product("TWL-1", {"status": "active", "hero": True}, "sales:1")
+    assert catalog.get_product("TWL-1")["hero"] is True
+    catalog.discontinue_product("TWL-1", "manager:1")
+    # handlers run concurrently, so arrival order is not publication order; consumers order
+    # product facts by their ``version``
+    assert sorted(recorded(config, 3)) == [
+        ("product_created", "TWL-1", "req-42"),
+        ("product_discontinued", "TWL-1", "req-42"),
+        ("product_updated", "TWL-1", "req-42"),
+    ]
+    time.sleep(0.5)  # nothing more arrives later
+    assert len(recorded(config, 4, timeout=0)) == 3
+
+
+def test_a_redelivered_event_is_applied_once(catalog, config):
+    catalog.create_product(TOWEL, "sales:1")
+    recorded(config, 1)
+    with transaction(config["DATABASE_URL"]) as cur:
+        cur.execute("SELECT payload FROM outbox WHERE event_type = 'product_created'")
+        payload = cur.fetchone()["payload"]
+    dispatch = event_dispatcher(config)
+    dispatch("catalog", "product_created", payload)
+    dispatch("catalog", "product_created", payload)
+    time.sleep(1.0)
+    assert recorded(config, 2, timeout=0) == [("product_created", "TWL-1", "req-42")]
+
+
+def test_errors_cross_rpc_as_the_catalogs_own_exceptions(catalog):
+    catalog.create_product(TOWEL, "sales:1")
+    with pytest.raises(ProductExists):
+        catalog.create_product(TOWEL, "sales:1")
+    with pytest.raises(ProductNotFound):
+        catalog.get_product("NOPE")
+    with pytest.raises(InvalidProduct) as caught:
+        catalog.create_product({**TOWEL, "sku": "TWL-2", "substitutes": ["TWL-2", "NOPE"]}, "s")
+    assert [e["field"] for e in caught.value.errors] == ["substitutes[0]", "substitutes[1]"]
+    with pytest.raises(InvalidInput):
+        catalog.list_products({"limit": "501"})
+    catalog.discontinue_product("TWL-1", "m")
+    with pytest.raises(IllegalStatusChange):
+        catalog.update_product("TWL-1", {"status": "active"}, "s")
+
+
+def test_a_failed_import_writes_nothing_and_dispatches_nothing(catalog, config):
+    rows = [{**TOWEL, "sku": f"P-{i}"} for i in range(5)] + [{**TOWEL, "sku": "P-9",
+                                                              "substitutes": ["MISSING"]}]
+    with pytest.raises(InvalidProduct) as caught:
+        catalog.import_products({"products": rows}, "sales:1")
+    assert caught.value.errors[0]["field"] == "products[5].substitutes[0]"
+    assert catalog.list_products({})["items"] == []
+    with transaction(config["DATABASE_URL"]) as cur:
+        cur.execute("SELECT count(*) AS n FROM outbox")
+        assert cur.fetchone()["n"] == 0
+
+
+def test_the_distributor_view_shows_active_products_only(catalog):
+    catalog.create_product({**TOWEL, "sku": "LIVE", "status": "active"}, "s")
+    catalog.create_product({**TOWEL, "sku": "DRAFT"}, "s")
+    assert [p["sku"] for p in catalog.list_catalog({})["items"]] == ["LIVE"]
+    assert catalog.get_catalog_product("LIVE")["sku"] == "LIVE"
+    with pytest.raises(ProductNotFound):
+        catalog.get_catalog_product("DRAFT")

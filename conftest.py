@@ -15,13 +15,11 @@ eventlet.monkey_patch()  # before anything imports sockets; also makes psycopg2 
 
 import os  # noqa: E402
 import uuid  # noqa: E402
-from urllib.parse import quote, urlsplit, urlunsplit  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
-import psycopg2  # noqa: E402
 import pytest  # noqa: E402
-import requests  # noqa: E402
 
-from common.migrate import drop_database, migrate  # noqa: E402
+from common.testing import drop_vhost, fresh_database, make_vhost, truncate_all  # noqa: E402
 
 
 def _docker_available() -> bool:
@@ -67,29 +65,6 @@ def rabbit():
         yield f"pyamqp://guest:guest@{host}:{port}", f"http://guest:guest@{host}:{mport}"
 
 
-def _mgmt(mgmt_url: str):
-    parts = urlsplit(mgmt_url)
-    base = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
-    return base, (parts.username or "guest", parts.password or "guest")
-
-
-def make_vhost(rabbit, name: str) -> str:
-    uri, mgmt = rabbit
-    base, auth = _mgmt(mgmt)
-    user = auth[0]
-    r = requests.put(f"{base}/api/vhosts/{quote(name, safe='')}", auth=auth, timeout=10)
-    r.raise_for_status()
-    r = requests.put(f"{base}/api/permissions/{quote(name, safe='')}/{user}", auth=auth,
-                     json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10)
-    r.raise_for_status()
-    return f"{uri}/{quote(name, safe='')}"
-
-
-def drop_vhost(rabbit, name: str) -> None:
-    base, auth = _mgmt(rabbit[1])
-    requests.delete(f"{base}/api/vhosts/{quote(name, safe='')}", auth=auth, timeout=10)
-
-
 @pytest.fixture
 def amqp_uri(rabbit):
     """A fresh RabbitMQ vhost for one test, so no other test's consumers see its messages."""
@@ -97,27 +72,6 @@ def amqp_uri(rabbit):
     uri = make_vhost(rabbit, name)
     yield uri
     drop_vhost(rabbit, name)
-
-
-def fresh_database(pg_server: str, name: str, service: str | None) -> str:
-    url = f"{pg_server}/{name}"
-    drop_database(url)
-    if service:
-        migrate(service, url)
-    return url
-
-
-def truncate_all(url: str) -> None:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename NOT LIKE '\\_yoyo%%' AND tablename NOT LIKE 'yoyo%%'")
-            tables = [r[0] for r in cur.fetchall()]
-            if tables:
-                cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import eventlet
 import structlog
+from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -142,6 +143,8 @@ class GatewayService:
             return "ok"
         except eventlet.Timeout:
             return "no answer"
+        except UnknownService:
+            return "not running"
         except Exception as exc:  # a service that answers with an error is not ready either
             return f"unavailable: {type(exc).__name__}"
 

@@ -1,0 +1,159 @@
+"""The whole system as processes, started exactly as `make run` starts it (deploy/start-service),
+on fresh databases and a fresh RabbitMQ vhost, and an HTTP client for the gateway."""
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from common.testing import drop_vhost, fresh_database, make_vhost
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SERVICES = ("catalog", "gateway")
+PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "gateway"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(amqp_uri: str, database_url: str, port: int) -> dict:
+    env = dict(os.environ)
+    env.update({"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "GATEWAY_PORT": str(port),
+                "PYTHON": sys.executable, "IDEMPOTENCY_TTL_HOURS": "48"})
+    return env
+
+
+def start(service: str, env: dict, log_dir: pathlib.Path) -> subprocess.Popen:
+    log = open(log_dir / f"{service}.log", "wb")
+    return subprocess.Popen([str(ROOT / "deploy" / "start-service"), service], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_ready(base_url: str, procs: list, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a service exited with {p.returncode} during start-up")
+        try:
+            last = requests.get(f"{base_url}/ready", timeout=3)
+            if last.status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"system not ready: {last.text if last is not None else 'no answer'}")
+
+
+@dataclass
+class System:
+    base_url: str
+    database_urls: dict
+    amqp_uri: str
+    log_dir: pathlib.Path
+    procs: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
+
+    def issue_key(self, role: str, channel: str | None = None, distributor: str | None = None) -> str:
+        """A key from the same CLI that `make api-key` runs; the key is the last line."""
+        cmd = [sys.executable, "-m", "gateway.keys", "--role", role]
+        if channel:
+            cmd += ["--channel", channel]
+        if distributor:
+            cmd += ["--distributor", distributor]
+        env = dict(os.environ, DATABASE_URL=self.database_urls["gateway"], PYTHONPATH=PYTHONPATH)
+        out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def system(pg_server, rabbit, tmp_path_factory):
+    vhost = f"dcm_e2e_{uuid.uuid4().hex[:8]}"
+    amqp_uri = make_vhost(rabbit, vhost)
+    urls = {s: fresh_database(pg_server, f"dcm_e2e_{s}", None) for s in SERVICES}
+    port = free_port()
+    log_dir = tmp_path_factory.mktemp("logs")
+    sysm = System(f"http://127.0.0.1:{port}", urls, amqp_uri, log_dir)
+    try:
+        for s in SERVICES:
+            sysm.procs[s] = start(s, service_env(amqp_uri, urls[s], port), log_dir)
+        wait_ready(sysm.base_url, list(sysm.procs.values()))
+        yield sysm
+    except Exception:
+        for s in SERVICES:
+            path = log_dir / f"{s}.log"
+            if path.exists():
+                sys.stderr.write(f"---- {s} log ----\n{path.read_text()[-5000:]}\n")
+        raise
+    finally:
+        for p in sysm.procs.values():
+            p.terminate()
+        for p in sysm.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        drop_vhost(rabbit, vhost)
+
+
+class Client:
+    """requests with a base URL and a bearer key."""
+
+    def __init__(self, base_url: str, key: str | None):
+        self.base_url = base_url
+        self.session = requests.Session()
+        if key:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 60)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture(scope="session")
+def keys(system):
+    return {
+        "manager": system.issue_key("manager"),
+        "sales": system.issue_key("sales"),
+        "channel": system.issue_key("channel", channel="tmall"),
+        "distributor": system.issue_key("distributor", distributor="D-1"),
+    }
+
+
+@pytest.fixture(scope="session")
+def client(system, keys):
+    """A client for each role, and ``anonymous``."""
+    clients = {role: Client(system.base_url, key) for role, key in keys.items()}
+    clients["anonymous"] = Client(system.base_url, None)
+    return clients
+
+
+@pytest.fixture
+def uniq():
+    """A prefix that keeps each test's SKUs apart in the shared e2e database."""
+    return f"T{uuid.uuid4().hex[:8].upper()}"

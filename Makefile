@@ -21,7 +21,11 @@ $(VENV)/.installed: requirements.txt
 run: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
+# Tests use the local PostgreSQL and RabbitMQ unless told otherwise; set TEST_PG_URL= and
+# TEST_AMQP_URI= (empty) to have testcontainers start them in Docker instead.
 test: venv
+	TEST_PG_URL=$${TEST_PG_URL-postgresql://postgres@127.0.0.1:5432} \
+	TEST_AMQP_URI=$${TEST_AMQP_URI-pyamqp://guest:guest@127.0.0.1:5672} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 api-key: venv

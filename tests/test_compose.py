@@ -1,0 +1,48 @@
+"""The compose file is valid (Debian's docker-compose validates it; no engine is needed) and runs each
+service with the same command as `make run`."""
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "deploy" / "docker-compose.yml"
+
+
+def procfile_commands() -> dict[str, str]:
+    commands = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            # drop leading VAR=value assignments: compose sets those as environment
+            commands[name.strip()] = re.sub(r"^(\S+=\S+\s+)+", "", command.strip())
+    return commands
+
+
+def test_compose_config_is_valid():
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.fail("docker-compose is not installed (.ci/run installs Debian's package)")
+    out = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_compose_runs_the_same_commands_as_make_run():
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, command in procfile_commands().items():
+        assert compose[name]["command"] == command
+        assert "DATABASE_URL" in compose[name]["environment"]
+
+
+def test_every_service_is_health_checked_and_started_in_order():
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, service in compose.items():
+        assert "healthcheck" in service, name
+    for name in procfile_commands():
+        conditions = compose[name]["depends_on"]
+        assert conditions["postgres"]["condition"] == "service_healthy"
+        assert conditions["rabbitmq"]["condition"] == "service_healthy"
+    assert compose["gateway"]["depends_on"]["catalog"]["condition"] == "service_healthy"

@@ -9,9 +9,10 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 from eventlet.event import Event
@@ -56,8 +57,9 @@ def request_id_of(request: Request) -> str:
 
 def _finish(response: Response, request: Request, request_id: str, started: float) -> Response:
     response.headers["X-Request-Id"] = request_id
-    log.info("http_request", service="gateway", method=request.method, path=request.path, status=response.status_code,
-             duration_ms=round((time.perf_counter() - started) * 1000, 2), request_id=request_id)
+    log.info("http_request", service="gateway", method=request.method, path=request.path,
+             status=response.status_code, request_id=request_id,
+             duration_ms=round((time.perf_counter() - started) * 1000, 2))
     return response
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import eventlet
 import structlog
@@ -17,8 +18,8 @@ from catalog import schemas as catalog_schemas
 from common.config import Settings, setting
 from common.db import Database
 from common.errors import InvalidInput, NotFound
-from common.schemas import load
 from common.logs import WorkerLogging
+from common.schemas import load
 from gateway import auth, store
 from gateway.auth import DISTRIBUTOR, MANAGER, SALES, Principal
 from gateway.errors import PayloadTooLarge, register_remote_errors, status_for

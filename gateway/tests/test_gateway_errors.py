@@ -6,8 +6,14 @@ from nameko.exceptions import RemoteError, RpcTimeout, UnknownService, deseriali
 
 from catalog.errors import IllegalStatusChange, InvalidProduct, ProductExists, ProductNotFound
 from common import errors as base
-from gateway.errors import PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthenticated
-from gateway.errors import register_remote_errors, status_for
+from gateway.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthenticated,
+    register_remote_errors,
+    status_for,
+)
 from gateway.problems import problem_from_exception
 
 

@@ -1,58 +1,27 @@
 """The whole system as processes, started exactly as `make run` starts it (deploy/start-service),
 on fresh databases and a fresh RabbitMQ vhost, and an HTTP client for the gateway."""
-import os
 import pathlib
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 
 import pytest
 import requests
 
-from common.testing import drop_vhost, fresh_database, make_vhost
+from common.testing import (
+    SERVICES,
+    drop_vhost,
+    free_port,
+    fresh_database,
+    issue_key,
+    make_vhost,
+    service_env,
+    start,
+    wait_ready,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SERVICES = ("catalog", "gateway")
-PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "gateway"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def service_env(amqp_uri: str, database_url: str, port: int) -> dict:
-    env = dict(os.environ)
-    env.update({"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "GATEWAY_PORT": str(port),
-                "PYTHON": sys.executable, "IDEMPOTENCY_TTL_HOURS": "48"})
-    return env
-
-
-def start(service: str, env: dict, log_dir: pathlib.Path) -> subprocess.Popen:
-    log = open(log_dir / f"{service}.log", "wb")
-    return subprocess.Popen([str(ROOT / "deploy" / "start-service"), service], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_ready(base_url: str, procs: list, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"a service exited with {p.returncode} during start-up")
-        try:
-            last = requests.get(f"{base_url}/ready", timeout=3)
-            if last.status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"system not ready: {last.text if last is not None else 'no answer'}")
 
 
 @dataclass
@@ -65,15 +34,7 @@ class System:
     keys: dict = field(default_factory=dict)
 
     def issue_key(self, role: str, channel: str | None = None, distributor: str | None = None) -> str:
-        """A key from the same CLI that `make api-key` runs; the key is the last line."""
-        cmd = [sys.executable, "-m", "gateway.keys", "--role", role]
-        if channel:
-            cmd += ["--channel", channel]
-        if distributor:
-            cmd += ["--distributor", distributor]
-        env = dict(os.environ, DATABASE_URL=self.database_urls["gateway"], PYTHONPATH=PYTHONPATH)
-        out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-        return out.stdout.strip().splitlines()[-1]
+        return issue_key(self.database_urls["gateway"], role, channel, distributor)
 
 
 @pytest.fixture(scope="session")

@@ -144,8 +144,7 @@ def test_health_ready_and_openapi_are_public(client):
 
 def test_ready_is_503_naming_a_service_that_does_not_answer(system, rabbit, tmp_path):
     """A second gateway on a vhost where no catalog runs."""
-    from common.testing import drop_vhost, make_vhost
-    from conftest import free_port, service_env, start, wait_ready  # noqa: F401
+    from common.testing import drop_vhost, free_port, make_vhost, service_env, start
 
     vhost = f"dcm_e2e_lonely_{uuid.uuid4().hex[:6]}"
     uri = make_vhost(rabbit, vhost)

@@ -1,7 +1,7 @@
 """Catalog entrypoints: load → read → decide (domain) → write (+ outbox) → dump."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from nameko.events import EventDispatcher
@@ -10,8 +10,14 @@ from nameko.timer import timer
 
 from catalog import domain, store
 from catalog.errors import InvalidProduct, ProductNotFound
-from catalog.schemas import (PRODUCT, AssortmentSchema, ImportSchema, ProductCreateSchema,
-                             ProductPatchSchema, ProductQuerySchema)
+from catalog.schemas import (
+    PRODUCT,
+    AssortmentSchema,
+    ImportSchema,
+    ProductCreateSchema,
+    ProductPatchSchema,
+    ProductQuerySchema,
+)
 from common.config import Settings, setting
 from common.db import Database
 from common.errors import ServiceError
@@ -23,7 +29,7 @@ from common.schemas import load
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Config:

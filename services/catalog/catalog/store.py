@@ -1,7 +1,8 @@
 """Catalog SQL. Rows become frozen ``Product`` values at this boundary; driver errors become ours."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import psycopg2
 import psycopg2.extras

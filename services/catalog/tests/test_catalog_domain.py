@@ -1,5 +1,5 @@
 """Catalog rules on plain values: no database, no broker, no mocks."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -7,7 +7,7 @@ import pytest
 from catalog import domain
 from catalog.errors import IllegalStatusChange, InvalidProduct
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
 
 

@@ -1,5 +1,5 @@
 """The catalog's SQL against a real PostgreSQL."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ from catalog import domain, store
 from catalog.errors import ProductExists
 from common.db import transaction
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def make(sku, **kw):

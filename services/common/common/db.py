@@ -7,7 +7,7 @@ Under ``nameko run`` eventlet's monkey patching makes psycopg2 cooperative.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg2
 import psycopg2.extras
@@ -59,7 +59,9 @@ class Database(DependencyProvider):
         config = self.container.config
         url = database_url(self.service, config)
         size = setting(config, "max_workers", 10) + 4
-        self.pool = psycopg2.pool.ThreadedConnectionPool(1, size, url)
+        # minconn = maxconn: psycopg2's pool closes every connection returned above minconn, which
+        # under load means a new PostgreSQL connection per worker
+        self.pool = psycopg2.pool.ThreadedConnectionPool(size, size, url)
 
     def stop(self):
         if self.pool is not None:

@@ -27,7 +27,7 @@ class InvalidInput(ServiceError):
     title = "Invalid input"
 
     @classmethod
-    def for_field(cls, field: str, message: str) -> "InvalidInput":
+    def for_field(cls, field: str, message: str) -> InvalidInput:
         return cls(f"{field}: {message}", [{"field": field, "message": message}])
 
 

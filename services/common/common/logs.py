@@ -17,7 +17,9 @@ def configure_logging(level: str = "INFO") -> None:
     if _configured:
         return
     _configured = True
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=getattr(logging, level, 20))
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    numeric = numeric if isinstance(numeric, int) else logging.INFO
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=numeric)
     for noisy in ("nameko", "kombu", "amqp", "yoyo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
@@ -28,6 +30,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )

@@ -13,8 +13,9 @@ and every consumer has ``processed_events (consumer text, event_id uuid, PRIMARY
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg2.extras
 import structlog
@@ -28,7 +29,7 @@ def new_event(event_type: str, data: dict[str, Any], request_id: str | None = No
     """An event for the outbox; the request id defaults to the one bound for this worker."""
     if request_id is None:
         request_id = structlog.contextvars.get_contextvars().get("request_id")
-    occurred_at = (now or datetime.now(timezone.utc)).isoformat()
+    occurred_at = (now or datetime.now(UTC)).isoformat()
     payload = {"event_id": str(uuid.uuid4()), "occurred_at": occurred_at,
                "request_id": request_id, **data}
     return event_type, payload

@@ -9,6 +9,9 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()

@@ -1,12 +1,22 @@
 """Helpers for tests that need real PostgreSQL databases and RabbitMQ vhosts."""
 from __future__ import annotations
 
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
 import requests
 
 from common.migrate import drop_database, migrate
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+SERVICES = ("catalog", "gateway")  # in start order
+PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "gateway"))
 
 
 def _mgmt(mgmt_url: str):
@@ -51,3 +61,52 @@ def truncate_all(url: str) -> None:
                 cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
     finally:
         conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(amqp_uri: str, database_url: str, port: int) -> dict:
+    env = dict(os.environ)
+    env.update({"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "GATEWAY_PORT": str(port),
+                "PYTHON": sys.executable, "IDEMPOTENCY_TTL_HOURS": "48"})
+    return env
+
+
+def start(service: str, env: dict, log_dir: pathlib.Path) -> subprocess.Popen:
+    log = open(log_dir / f"{service}.log", "wb")
+    return subprocess.Popen([str(ROOT / "deploy" / "start-service"), service], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_ready(base_url: str, procs: list, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"a service exited with {p.returncode} during start-up")
+        try:
+            last = requests.get(f"{base_url}/ready", timeout=3)
+            if last.status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"system not ready: {last.text if last is not None else 'no answer'}")
+
+
+def issue_key(gateway_database_url: str, role: str, channel: str | None = None,
+              distributor: str | None = None) -> str:
+    """A key from the same CLI that `make api-key` runs; the key is the last line it prints."""
+    cmd = [sys.executable, "-m", "gateway.keys", "--role", role]
+    if channel:
+        cmd += ["--channel", channel]
+    if distributor:
+        cmd += ["--distributor", distributor]
+    env = dict(os.environ, DATABASE_URL=gateway_database_url, PYTHONPATH=PYTHONPATH)
+    out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]

@@ -1,0 +1,46 @@
+"""GET /v1/catalog/products/{sku} through the gateway at 1 and 20 connections, beside the bare
+gateway→RPC echo route measured in the same run.
+
+    make bench            # or: .venv/bin/python bench/catalog_read.py [--seconds 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.request
+
+from harness import issue, load, running_system
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    with running_system() as (base, gateway_db):
+        sales, dist = issue(gateway_db, "sales"), issue(gateway_db, "distributor", distributor="D-1")
+        req = urllib.request.Request(
+            f"{base}/v1/admin/products", method="POST",
+            data=json.dumps({"sku": "BENCH-1", "name": "Bench towel", "category": "towels",
+                             "lifecycle": "classic", "status": "active",
+                             "attributes": {"colour": "white", "gsm": 600}}).encode(),
+            headers={"Authorization": f"Bearer {sales}", "Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
+        headers = {"Authorization": f"Bearer {dist}"}
+        rows = []
+        for connections in (1, 20):
+            echo = load(base, "GET", "/v1/diagnostics/echo", headers, None, connections, args.seconds)
+            read = load(base, "GET", "/v1/catalog/products/BENCH-1", headers, None, connections,
+                        args.seconds)
+            rows.append((connections, echo, read))
+    print(f"{'route':<34}{'conns':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
+    for connections, echo, read in rows:
+        for name, r in (("echo (gateway→RPC floor)", echo), ("GET /v1/catalog/products/{sku}", read)):
+            print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
+                  f"{r['errors']:>8}")
+        print(f"{'ratio read/echo':<34}{connections:>6}{read['p50_ms'] / echo['p50_ms']:>9.2f}"
+              f"{read['p99_ms'] / echo['p99_ms']:>9.2f}{read['rps'] / echo['rps']:>9.2f}")
+    print("target: p50 of the read ≤ 2× the echo floor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Shared by the benchmarks: start the whole system on its own databases and vhost (as `make run`
+does), and drive HTTP load with keep-alive connections from threads.
+
+Figures are printed, never asserted."""
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+for p in ("services/common", "services/catalog", "gateway"):
+    sys.path.insert(0, str(ROOT / p))
+
+from common.testing import (SERVICES, drop_vhost, fresh_database, free_port, issue_key,  # noqa: E402
+                            make_vhost, service_env, start, wait_ready)
+
+PG = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+RABBIT = (os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672"),
+          os.environ.get("TEST_RABBIT_MGMT_URL", "http://guest:guest@127.0.0.1:15672"))
+
+
+@contextlib.contextmanager
+def running_system():
+    """Yields (base_url, gateway_database_url)."""
+    vhost = f"dcm_bench_{uuid.uuid4().hex[:6]}"
+    amqp = make_vhost(RABBIT, vhost)
+    urls = {s: fresh_database(PG, f"dcm_bench_{s}", None) for s in SERVICES}
+    port = free_port()
+    logs = pathlib.Path(tempfile.mkdtemp(prefix="dcm-bench-"))
+    env_extra = {"LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
+    procs = []
+    try:
+        for s in SERVICES:
+            env = service_env(amqp, urls[s], port)
+            env.update(env_extra)
+            procs.append(start(s, env, logs))
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, procs)
+        yield base, urls["gateway"]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+        drop_vhost(RABBIT, vhost)
+
+
+def load(base_url: str, method: str, path: str, headers: dict, body: bytes | None,
+         connections: int, seconds: float, warmup: float = 1.0) -> dict:
+    """Closed-loop load: each connection sends its next request when the last one answered."""
+    host_port = base_url.split("//", 1)[1]
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + warmup + seconds
+    measure_from = time.perf_counter() + warmup
+
+    def worker():
+        conn = http.client.HTTPConnection(host_port, timeout=30)
+        mine, bad = [], 0
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            t1 = time.perf_counter()
+            if t0 >= measure_from:
+                mine.append(t1 - t0)
+                if resp.status >= 400:
+                    bad += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    n = len(latencies)
+    return {
+        "requests": n,
+        "errors": errors[0],
+        "rps": n / seconds,
+        "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+    }
+
+
+def issue(gateway_db: str, role: str, **kw) -> str:
+    return issue_key(gateway_db, role, kw.get("channel"), kw.get("distributor"))

@@ -95,3 +95,14 @@ def gateway_db_url(pg_server):
 def gateway_db(gateway_db_url):
     truncate_all(gateway_db_url)
     return gateway_db_url
+
+
+@pytest.fixture(scope="session")
+def distributors_db_url(pg_server):
+    return fresh_database(pg_server, "dcm_test_distributors", "distributors")
+
+
+@pytest.fixture
+def distributors_db(distributors_db_url):
+    truncate_all(distributors_db_url)
+    return distributors_db_url

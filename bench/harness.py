@@ -16,7 +16,7 @@ import time
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-for p in ("services/common", "services/catalog", "gateway"):
+for p in ("services/common", "services/catalog", "services/distributors", "gateway"):
     sys.path.insert(0, str(ROOT / p))
 
 from common.testing import (SERVICES, drop_vhost, fresh_database, free_port, issue_key,  # noqa: E402

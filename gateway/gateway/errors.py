@@ -4,6 +4,7 @@ from __future__ import annotations
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 import catalog.errors
+import distributors.errors
 from common import errors as base
 
 
@@ -38,7 +39,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (UnknownService, 503),
 ]
 
-REMOTE_ERROR_MODULES = (base, catalog.errors)
+REMOTE_ERROR_MODULES = (base, catalog.errors, distributors.errors)
 
 
 def register_remote_errors() -> None:

@@ -43,6 +43,7 @@ class RouteSpec:
     status: int = 200
     query: Any = None
     max_body: int = DEFAULT_MAX_BODY
+    body_optional: bool = False  # an empty body is allowed (e.g. reinstate's optional reason)
     name: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 

@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from catalog import schemas as catalog_schemas
+from distributors import schemas as distributor_schemas
 from common.config import Settings, setting
 from common.db import Database
 from common.errors import InvalidInput, NotFound
@@ -33,7 +34,7 @@ register_remote_errors()
 ADMIN = (MANAGER, SALES)
 MANAGER_ONLY = (MANAGER,)
 ANY_ROLE = auth.ROLES
-SERVICES = ("catalog",)
+SERVICES = ("catalog", "distributors")
 READY_TIMEOUT = 2.0
 
 log = structlog.get_logger("gateway")
@@ -47,6 +48,7 @@ class Call:
     body: Any
     query: dict[str, str]
     request_id: str
+    headers: Any = None
 
     @property
     def actor(self) -> str:
@@ -79,6 +81,7 @@ class GatewayService:
     log = WorkerLogging(summary=False)
     config = Settings()
     catalog = RpcProxy("catalog")
+    distributors = RpcProxy("distributors")
 
     key_cache = auth.KeyCache()
 
@@ -89,11 +92,11 @@ class GatewayService:
         principal = auth.authenticate(self.db.cursor, self.key_cache,
                                       request.headers.get("Authorization"), spec.roles)
         raw, body = b"", None
-        if spec.body is not None:
+        if spec.body is not None and not (spec.body_optional and not request.content_length):
             raw, body = read_json_body(request, spec.max_body)
         elif request.method in ("POST", "PUT"):
             raw = request.get_data(cache=True)[: spec.max_body]
-        call = Call(principal, body, request.args.to_dict(), request_id)
+        call = Call(principal, body, request.args.to_dict(), request_id, request.headers)
 
         def produce() -> Response:
             try:
@@ -215,6 +218,117 @@ class GatewayService:
     def catalog_product(self, call, sku):
         return self.catalog.get_catalog_product(sku)
 
+    # ---- distributor onboarding: applicants -------------------------------------------------------
+
+    @route("POST", "/v1/applications", roles=None, status=201, tag="onboarding",
+           summary="Apply to become a distributor", body=distributor_schemas.ApplicationSchema,
+           response=distributor_schemas.ApplicationReceiptSchema)
+    def submit_application(self, call):
+        receipt = self.distributors.submit_application(call.body)
+        return json_response(201, receipt, {"Location": f"/v1/applications/{receipt['id']}"})
+
+    @route("GET", "/v1/applications/<application_id>", roles=None, tag="onboarding",
+           summary="An application's progress (header X-Application-Token)",
+           response=distributor_schemas.ApplicationViewSchema,
+           headers={"X-Application-Token": "the status token returned when applying"})
+    def application_status(self, call, application_id):
+        return self.distributors.get_application_status(application_id, call.headers.get(
+            "X-Application-Token"))
+
+    # ---- distributor onboarding: sales team ------------------------------------------------------
+
+    @route("GET", "/v1/admin/applications", roles=ADMIN, tag="onboarding",
+           summary="List applications (filters: status, province, city)",
+           query=distributor_schemas.ApplicationQuerySchema,
+           response=distributor_schemas.ApplicationPageSchema)
+    def list_applications(self, call):
+        return self.distributors.list_applications(call.query)
+
+    @route("GET", "/v1/admin/applications/<application_id>", roles=ADMIN, tag="onboarding",
+           summary="Read an application", response=distributor_schemas.ApplicationViewSchema)
+    def get_application(self, call, application_id):
+        return self.distributors.get_application(application_id)
+
+    @route("POST", "/v1/admin/applications/<application_id>/approve", roles=MANAGER_ONLY,
+           tag="onboarding", summary="Approve: creates the distributor and its first API key",
+           body=distributor_schemas.ApproveSchema, response=distributor_schemas.ApprovalSchema)
+    def approve_application(self, call, application_id):
+        approved = self.distributors.approve_application(application_id, call.body, call.actor)
+        distributor_id = str(approved["distributor_id"])
+        key = auth.issue_key(self.db.cursor(), DISTRIBUTOR, call.actor, distributor_id=distributor_id)
+        return {"distributor_id": approved["distributor_id"], "api_key": key["api_key"],
+                "api_key_id": key["id"]}
+
+    @route("POST", "/v1/admin/applications/<application_id>/reject", roles=MANAGER_ONLY,
+           tag="onboarding", summary="Reject with a reason", body=distributor_schemas.ReasonSchema,
+           response=distributor_schemas.ApplicationViewSchema)
+    def reject_application(self, call, application_id):
+        return self.distributors.reject_application(application_id, call.body, call.actor)
+
+    @route("GET", "/v1/admin/distributors", roles=ADMIN, tag="onboarding",
+           summary="List distributors (filters: status, tier, province, city)",
+           query=distributor_schemas.DistributorQuerySchema,
+           response=distributor_schemas.DistributorPageSchema)
+    def list_distributors(self, call):
+        return self.distributors.list_distributors(call.query)
+
+    @route("GET", "/v1/admin/distributors/<distributor_id>", roles=ADMIN, tag="onboarding",
+           summary="A distributor with its history", response=distributor_schemas.DistributorAdminSchema)
+    def get_distributor(self, call, distributor_id):
+        return self.distributors.get_distributor(distributor_id)
+
+    @route("PATCH", "/v1/admin/distributors/<distributor_id>", roles=MANAGER_ONLY, tag="onboarding",
+           summary="Change a distributor's tier", body=distributor_schemas.TierChangeSchema,
+           response=distributor_schemas.DistributorAdminSchema)
+    def change_tier(self, call, distributor_id):
+        return self.distributors.change_tier(distributor_id, call.body, call.actor)
+
+    @route("POST", "/v1/admin/distributors/<distributor_id>/suspend", roles=MANAGER_ONLY,
+           tag="onboarding", summary="Suspend (reason required)", body=distributor_schemas.ReasonSchema,
+           response=distributor_schemas.DistributorAdminSchema)
+    def suspend_distributor(self, call, distributor_id):
+        return self.distributors.change_status(distributor_id, "suspend", call.body, call.actor)
+
+    @route("POST", "/v1/admin/distributors/<distributor_id>/reinstate", roles=MANAGER_ONLY,
+           tag="onboarding", summary="Reinstate a suspended distributor",
+           body=distributor_schemas.OptionalReasonSchema, body_optional=True,
+           response=distributor_schemas.DistributorAdminSchema)
+    def reinstate_distributor(self, call, distributor_id):
+        return self.distributors.change_status(distributor_id, "reinstate", call.body or {},
+                                               call.actor)
+
+    @route("POST", "/v1/admin/distributors/<distributor_id>/terminate", roles=MANAGER_ONLY,
+           tag="onboarding", summary="Terminate (final; reason required)",
+           body=distributor_schemas.ReasonSchema, response=distributor_schemas.DistributorAdminSchema)
+    def terminate_distributor(self, call, distributor_id):
+        return self.distributors.change_status(distributor_id, "terminate", call.body, call.actor)
+
+    # ---- distributors themselves -----------------------------------------------------------------
+
+    @route("GET", "/v1/me", roles=(DISTRIBUTOR,), tag="distributor", summary="Your own profile",
+           response=distributor_schemas.DistributorSchema)
+    def me(self, call):
+        return self.distributors.get_profile(call.principal.distributor_id)
+
+    @route("GET", "/v1/locations", roles=(DISTRIBUTOR,), tag="distributor", summary="Your locations",
+           response=distributor_schemas.LocationPageSchema)
+    def list_locations(self, call):
+        return self.distributors.list_locations(call.principal.distributor_id, call.query)
+
+    @route("POST", "/v1/locations", roles=(DISTRIBUTOR,), status=201, tag="distributor",
+           summary="Add a location", body=distributor_schemas.LocationCreateSchema,
+           response=distributor_schemas.LocationSchema)
+    def add_location(self, call):
+        location = self.distributors.add_location(call.principal.distributor_id, call.body)
+        return json_response(201, location, {"Location": f"/v1/locations/{location['id']}"})
+
+    @route("PATCH", "/v1/locations/<location_id>", roles=(DISTRIBUTOR,), tag="distributor",
+           summary="Change a location", body=distributor_schemas.LocationPatchSchema,
+           response=distributor_schemas.LocationSchema)
+    def update_location(self, call, location_id):
+        return self.distributors.update_location(call.principal.distributor_id, location_id,
+                                                 call.body)
+
     # ---- API keys --------------------------------------------------------------------------------
 
     @route("POST", "/v1/admin/api-keys", roles=MANAGER_ONLY, status=201, tag="admin",
@@ -222,6 +336,11 @@ class GatewayService:
            response=auth.ApiKeyIssuedSchema)
     def create_api_key(self, call):
         fields = load(auth.ApiKeyCreateSchema(), call.body)
+        if fields["role"] == DISTRIBUTOR:
+            try:
+                self.distributors.get_profile(fields["distributor_id"])
+            except NotFound:
+                raise InvalidInput.for_field("distributor_id", "no such distributor") from None
         return auth.issue_key(self.db.cursor(), fields["role"], call.actor,
                               fields.get("distributor_id"), fields.get("channel"))
 

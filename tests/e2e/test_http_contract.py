@@ -135,7 +135,7 @@ def test_health_ready_and_openapi_are_public(client):
     assert anon.get("/health").json() == {"status": "ok"}
     ready = anon.get("/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"gateway_database": "ok", "catalog": "ok"}
+    assert ready.json()["checks"] == {"gateway_database": "ok", "catalog": "ok", "distributors": "ok"}
     doc = anon.get("/openapi.json")
     assert doc.status_code == 200
     validate(doc.json())

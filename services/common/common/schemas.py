@@ -35,3 +35,31 @@ def load(schema: Schema, payload, prefix: str = ""):
         return schema.load(payload)
     except ValidationError as err:
         raise invalid_from_marshmallow(err, prefix) from None
+
+
+class StrictFloat(fields.Float):
+    """A JSON number only: "31.2" or true is a wrong type."""
+
+    default_error_messages = {"invalid": "Not a valid number."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer only."""
+
+    default_error_messages = {"invalid": "Not a valid integer."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def text(max_length: int, **kwargs) -> fields.String:
+    """A required-length, trimmed-nonempty string."""
+    return fields.String(validate=[validate.Length(min=1, max=max_length),
+                                   validate.Regexp(r"\S", error="must not be blank")], **kwargs)

@@ -15,8 +15,8 @@ import requests
 from common.migrate import drop_database, migrate
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SERVICES = ("catalog", "gateway")  # in start order
-PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "gateway"))
+SERVICES = ("catalog", "distributors", "gateway")  # in start order
+PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "services/distributors", "gateway"))
 
 
 def _mgmt(mgmt_url: str):

@@ -8,6 +8,8 @@ from common.testing import fresh_database
 
 EXPECTED = {
     "catalog": {"products", "outbox", "processed_events"},
+    "distributors": {"applications", "distributors", "distributor_history", "locations", "outbox",
+                     "processed_events"},
     "gateway": {"api_keys", "idempotency_keys"},
 }
 

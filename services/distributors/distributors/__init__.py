@@ -1,0 +1,2 @@
+"""The distributors service: applications and screening, approval, the distributor lifecycle and
+locations."""

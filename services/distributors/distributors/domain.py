@@ -1,0 +1,153 @@
+"""Pure distributor rules: the credit-code check, screening, the application and distributor state
+machines. No I/O; time is passed in."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from distributors.errors import DistributorNotActive, IllegalTransition, InvalidApplication
+
+# ---- GB 32100-2015 unified social credit code ------------------------------------------------------
+
+CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_check_character(first17: str) -> str:
+    """The 18th character: 31 − (Σ value × weight mod 31), with 31 written as 0."""
+    total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS))
+    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why ``code`` is not a valid unified social credit code, or None when it is."""
+    if len(code) != 18:
+        return "must be 18 characters"
+    bad = sorted({c for c in code if c not in CREDIT_CODE_ALPHABET})
+    if bad:
+        return f"characters outside the GB 32100-2015 alphabet: {''.join(bad)}"
+    if credit_code_check_character(code[:17]) != code[17]:
+        return "check character does not match (GB 32100-2015)"
+    return None
+
+
+# ---- geography ----------------------------------------------------------------------------------
+
+CHINA_LAT = (18.0, 54.0)
+CHINA_LON = (73.0, 135.0)
+DEFAULT_RADIUS_KM = 50.0
+
+
+def coordinate_problems(lat: float, lon: float, prefix: str) -> list[dict[str, str]]:
+    errors = []
+    if not CHINA_LAT[0] <= lat <= CHINA_LAT[1]:
+        errors.append({"field": f"{prefix}lat", "message": "outside China (latitude 18 to 54)"})
+    if not CHINA_LON[0] <= lon <= CHINA_LON[1]:
+        errors.append({"field": f"{prefix}lon", "message": "outside China (longitude 73 to 135)"})
+    return errors
+
+
+def screen_application(fields: dict) -> None:
+    """Screening that needs no database: the credit code and every location's coordinates."""
+    errors = []
+    problem = credit_code_problem(fields["credit_code"])
+    if problem:
+        errors.append({"field": "credit_code", "message": problem})
+    for i, loc in enumerate(fields["locations"]):
+        errors += coordinate_problems(loc["lat"], loc["lon"], f"locations[{i}].")
+    if errors:
+        raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+
+
+# ---- applications -------------------------------------------------------------------------------
+
+SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
+
+
+def decide_application(status: str, decision: str) -> str:
+    """submitted → approved | rejected; a decided application is final."""
+    if status != SUBMITTED:
+        raise IllegalTransition(f"application is already {status}")
+    return decision
+
+
+# ---- distributors -------------------------------------------------------------------------------
+
+ACTIVE, SUSPENDED, TERMINATED = "active", "suspended", "terminated"
+TIERS = ("platinum", "gold", "silver")
+
+# action → {from status: to status}
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "suspend": {ACTIVE: SUSPENDED},
+    "reinstate": {SUSPENDED: ACTIVE},
+    "terminate": {ACTIVE: TERMINATED, SUSPENDED: TERMINATED},
+}
+EVENTS = {"suspend": "distributor_suspended", "reinstate": "distributor_reinstated",
+          "terminate": "distributor_terminated"}
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str  # "status" or "tier"
+    from_: str | None
+    to: str
+    actor: str
+    at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Distributor:
+    id: int
+    company_name: str
+    credit_code: str
+    tier: str
+    status: str
+    province: str
+    city: str
+    flagged_for_review: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Holds its credit code against new applications."""
+        return self.status in (ACTIVE, SUSPENDED)
+
+    @property
+    def may_change_things(self) -> bool:
+        return self.status == ACTIVE
+
+
+def transition(distributor: Distributor, action: str, actor: str, reason: str | None,
+               now: datetime) -> tuple[Distributor, Transition]:
+    allowed = TRANSITIONS[action]
+    if distributor.status not in allowed:
+        raise IllegalTransition(f"cannot {action} a distributor that is {distributor.status}")
+    if action in ("suspend", "terminate") and not reason:
+        raise InvalidApplication.for_field("reason", "a reason is required")
+    to = allowed[distributor.status]
+    return (dataclasses.replace(distributor, status=to),
+            Transition("status", distributor.status, to, actor, now, reason))
+
+
+def change_tier(distributor: Distributor, tier: str, actor: str, now: datetime
+                ) -> tuple[Distributor, Transition | None]:
+    if distributor.status == TERMINATED:
+        raise IllegalTransition("a terminated distributor's tier cannot change")
+    if tier == distributor.tier:
+        return distributor, None
+    return (dataclasses.replace(distributor, tier=tier),
+            Transition("tier", distributor.tier, tier, actor, now, None))
+
+
+def require_active(distributor: Distributor) -> None:
+    if not distributor.may_change_things:
+        raise DistributorNotActive(
+            f"distributor {distributor.id} is {distributor.status}: it may read but not change anything")
+
+
+def location_radius(given: float | None, approval_default: float | None) -> float:
+    """A location's radius: its own, else the one set at approval, else 50 km."""
+    if given is not None:
+        return given
+    return approval_default if approval_default is not None else DEFAULT_RADIUS_KM

@@ -1,0 +1,212 @@
+"""The distributors service's contracts: applications, decisions, distributors, locations, events."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from common.schemas import PageQuerySchema, StrictBoolean, StrictFloat, text
+from distributors.domain import TIERS
+
+CHANNELS = ("offline_store", "tmall", "jd", "douyin", "own_site", "pinduoduo", "wechat", "other")
+PHONE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+
+
+class ContactSchema(Schema):
+    name = text(100, required=True)
+    phone = fields.String(required=True, validate=validate.Regexp(
+        PHONE, error="a Chinese mobile (13812345678) or landline (021-12345678) number"))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+def latitude(**kw):
+    return StrictFloat(validate=validate.Range(min=-90, max=90), **kw)
+
+
+def longitude(**kw):
+    return StrictFloat(validate=validate.Range(min=-180, max=180), **kw)
+
+
+def radius(**kw):
+    return StrictFloat(validate=validate.Range(min=0, max=1000, min_inclusive=False), **kw)
+
+
+class ApplicationLocationSchema(Schema):
+    name = text(100, required=True)
+    address = text(300)
+    lat = latitude(required=True)
+    lon = longitude(required=True)
+    service_radius_km = radius()
+
+
+class ApplicationSchema(Schema):
+    company_name = text(200, required=True)
+    credit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    contact = fields.Nested(ContactSchema, required=True)
+    address = text(300, required=True)
+    province = text(50, required=True)
+    city = text(50, required=True)
+    locations = fields.List(fields.Nested(ApplicationLocationSchema), required=True,
+                            validate=validate.Length(min=1, max=100))
+    requested_tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
+                           validate=validate.Length(min=1, max=len(CHANNELS)))
+
+
+class ApplicationReceiptSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    status_token = fields.String()
+
+
+class ApplicationViewSchema(Schema):
+    """What the applicant and the sales team see."""
+
+    id = fields.Integer()
+    status = fields.String()
+    company_name = fields.String()
+    credit_code = fields.String()
+    contact = fields.Dict()
+    address = fields.String()
+    province = fields.String()
+    city = fields.String()
+    locations = fields.List(fields.Dict())
+    requested_tier = fields.String()
+    channels = fields.List(fields.String())
+    submitted_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    distributor_id = fields.Integer(allow_none=True)
+
+
+class ApproveSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+    service_radius_km = radius()
+
+
+class ApprovalSchema(Schema):
+    distributor_id = fields.Integer()
+    api_key = fields.String()
+    api_key_id = fields.Integer()
+
+
+class ReasonSchema(Schema):
+    reason = text(500, required=True)
+
+
+class OptionalReasonSchema(Schema):
+    reason = text(500)
+
+
+class TierChangeSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+
+
+class LocationSchema(Schema):
+    id = fields.Integer()
+    distributor_id = fields.Integer()
+    name = fields.String()
+    address = fields.String(allow_none=True)
+    lat = fields.Float()
+    lon = fields.Float()
+    service_radius_km = fields.Float()
+    active = fields.Boolean()
+    updated_at = fields.DateTime()
+
+
+class LocationCreateSchema(Schema):
+    name = text(100, required=True)
+    address = text(300)
+    lat = latitude(required=True)
+    lon = longitude(required=True)
+    service_radius_km = radius()
+    active = StrictBoolean()
+
+
+class LocationPatchSchema(Schema):
+    name = text(100)
+    address = text(300)
+    lat = latitude()
+    lon = longitude()
+    service_radius_km = radius()
+    active = StrictBoolean()
+
+
+class HistoryEntrySchema(Schema):
+    kind = fields.String()
+    from_ = fields.String(data_key="from", attribute="from_", allow_none=True)
+    to = fields.String()
+    actor = fields.String()
+    at = fields.DateTime()
+    reason = fields.String(allow_none=True)
+
+
+class DistributorSchema(Schema):
+    """The distributor's own view (``GET /v1/me``)."""
+
+    id = fields.Integer()
+    company_name = fields.String()
+    credit_code = fields.String()
+    tier = fields.String()
+    status = fields.String()
+    province = fields.String()
+    city = fields.String()
+    locations = fields.List(fields.Nested(LocationSchema))
+
+
+class DistributorAdminSchema(DistributorSchema):
+    flagged_for_review = fields.Boolean()
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class DistributorPageSchema(Schema):
+    items = fields.List(fields.Nested(DistributorAdminSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ApplicationPageSchema(Schema):
+    items = fields.List(fields.Nested(ApplicationViewSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class LocationPageSchema(Schema):
+    items = fields.List(fields.Nested(LocationSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ApplicationQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(["submitted", "approved", "rejected"]))
+    province = fields.String(validate=validate.Length(min=1, max=50))
+    city = fields.String(validate=validate.Length(min=1, max=50))
+
+
+class DistributorQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(["active", "suspended", "terminated"]))
+    tier = fields.String(validate=validate.OneOf(TIERS))
+    province = fields.String(validate=validate.Length(min=1, max=50))
+    city = fields.String(validate=validate.Length(min=1, max=50))
+
+
+class DistributorEventSchema(Schema):
+    """``distributor_approved`` / ``_suspended`` / ``_reinstated`` / ``_terminated`` /
+    ``_tier_changed``: the distributor after the change, its locations, and who did it why."""
+
+    event_id = fields.UUID()
+    occurred_at = fields.DateTime()
+    request_id = fields.String(allow_none=True)
+    distributor = fields.Nested(DistributorSchema)
+    actor = fields.String()
+    reason = fields.String(allow_none=True)
+
+
+class LocationChangedEventSchema(Schema):
+    event_id = fields.UUID()
+    occurred_at = fields.DateTime()
+    request_id = fields.String(allow_none=True)
+    location = fields.Nested(LocationSchema)
+    distributor_status = fields.String()

@@ -1,0 +1,170 @@
+"""The distributors service's SQL. Rows become domain values or plain dicts at this boundary."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg2.extras
+
+from distributors.domain import Distributor, Transition
+
+APPLICATION_COLUMNS = ("id, status, company_name, credit_code, contact, address, province, city, "
+                       "locations, requested_tier, channels, submitted_at, decided_at, decided_by, "
+                       "reason, distributor_id")
+DISTRIBUTOR_COLUMNS = "id, company_name, credit_code, tier, status, province, city, flagged_for_review"
+LOCATION_COLUMNS = ("id, distributor_id, name, address, lat, lon, service_radius_km, active, "
+                    "updated_at")
+
+
+def lock_credit_code(cur, credit_code: str) -> None:
+    """Serialise screening of one credit code across concurrent applications and approvals."""
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext('credit_code:' || %s))", (credit_code,))
+
+
+def credit_code_holder(cur, credit_code: str) -> str | None:
+    """Who holds the code live: a submitted application or an active/suspended distributor."""
+    cur.execute("SELECT id FROM applications WHERE credit_code = %s AND status = 'submitted' LIMIT 1",
+                (credit_code,))
+    row = cur.fetchone()
+    if row:
+        return f"application {row['id']}"
+    cur.execute("SELECT id FROM distributors WHERE credit_code = %s "
+                "AND status IN ('active', 'suspended') LIMIT 1", (credit_code,))
+    row = cur.fetchone()
+    return f"distributor {row['id']}" if row else None
+
+
+# ---- applications -------------------------------------------------------------------------------
+
+
+def insert_application(cur, fields: dict[str, Any], token_hash: str, now: datetime) -> int:
+    cur.execute(
+        "INSERT INTO applications (status, status_token_hash, company_name, credit_code, contact, "
+        "address, province, city, locations, requested_tier, channels, submitted_at) "
+        "VALUES ('submitted', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (token_hash, fields["company_name"], fields["credit_code"], psycopg2.extras.Json(fields["contact"]),
+         fields["address"], fields["province"], fields["city"],
+         psycopg2.extras.Json(fields["locations"]), fields["requested_tier"], fields["channels"], now))
+    return cur.fetchone()["id"]
+
+
+def get_application(cur, application_id: int, for_update: bool = False) -> dict | None:
+    cur.execute(f"SELECT {APPLICATION_COLUMNS}, status_token_hash FROM applications WHERE id = %s"
+                + (" FOR UPDATE" if for_update else ""), (application_id,))
+    return cur.fetchone()
+
+
+def decide_application(cur, application_id: int, status: str, actor: str, now: datetime,
+                       reason: str | None, distributor_id: int | None) -> None:
+    cur.execute("UPDATE applications SET status = %s, decided_at = %s, decided_by = %s, reason = %s, "
+                "distributor_id = %s WHERE id = %s",
+                (status, now, actor, reason, distributor_id, application_id))
+
+
+def _filtered(columns: str, table: str, filters: dict, after: int | None, limit: int) -> tuple:
+    where, args = [], []
+    for column, value in filters.items():
+        if value:
+            where.append(f"{column} = %s")
+            args.append(value)
+    if after is not None:
+        where.append("id > %s")
+        args.append(after)
+    sql = f"SELECT {columns} FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
+    return sql + " ORDER BY id LIMIT %s", (*args, limit + 1)
+
+
+def list_applications(cur, filters: dict, after: int | None, limit: int) -> list[dict]:
+    cur.execute(*_filtered(APPLICATION_COLUMNS, "applications", filters, after, limit))
+    return cur.fetchall()
+
+
+# ---- distributors -------------------------------------------------------------------------------
+
+
+def _distributor(row: dict) -> Distributor:
+    return Distributor(row["id"], row["company_name"], row["credit_code"], row["tier"], row["status"],
+                       row["province"], row["city"], row["flagged_for_review"])
+
+
+def insert_distributor(cur, application: dict, tier: str, now: datetime) -> Distributor:
+    cur.execute(
+        "INSERT INTO distributors (application_id, company_name, credit_code, tier, status, province, "
+        f"city, created_at, updated_at) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s, %s) "
+        f"RETURNING {DISTRIBUTOR_COLUMNS}",
+        (application["id"], application["company_name"], application["credit_code"], tier,
+         application["province"], application["city"], now, now))
+    return _distributor(cur.fetchone())
+
+
+def get_distributor(cur, distributor_id: int, for_update: bool = False) -> Distributor | None:
+    cur.execute(f"SELECT {DISTRIBUTOR_COLUMNS} FROM distributors WHERE id = %s"
+                + (" FOR UPDATE" if for_update else ""), (distributor_id,))
+    row = cur.fetchone()
+    return _distributor(row) if row else None
+
+
+def save_distributor(cur, d: Distributor, now: datetime) -> None:
+    cur.execute("UPDATE distributors SET tier = %s, status = %s, flagged_for_review = %s, "
+                "updated_at = %s WHERE id = %s", (d.tier, d.status, d.flagged_for_review, now, d.id))
+
+
+def list_distributors(cur, filters: dict, after: int | None, limit: int) -> list[Distributor]:
+    cur.execute(*_filtered(DISTRIBUTOR_COLUMNS, "distributors", filters, after, limit))
+    return [_distributor(r) for r in cur.fetchall()]
+
+
+def add_history(cur, distributor_id: int, t: Transition) -> None:
+    cur.execute("INSERT INTO distributor_history (distributor_id, kind, from_value, to_value, actor, at, "
+                "reason) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (distributor_id, t.kind, t.from_, t.to, t.actor, t.at, t.reason))
+
+
+def history(cur, distributor_ids: list[int]) -> dict[int, list[Transition]]:
+    cur.execute("SELECT distributor_id, kind, from_value, to_value, actor, at, reason "
+                "FROM distributor_history WHERE distributor_id = ANY(%s) ORDER BY id", (distributor_ids,))
+    out: dict[int, list[Transition]] = {i: [] for i in distributor_ids}
+    for r in cur.fetchall():
+        out[r["distributor_id"]].append(
+            Transition(r["kind"], r["from_value"], r["to_value"], r["actor"], r["at"], r["reason"]))
+    return out
+
+
+# ---- locations ----------------------------------------------------------------------------------
+
+
+def insert_location(cur, distributor_id: int, fields: dict, now: datetime) -> dict:
+    cur.execute(
+        "INSERT INTO locations (distributor_id, name, address, lat, lon, service_radius_km, active, "
+        f"created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {LOCATION_COLUMNS}",
+        (distributor_id, fields["name"], fields.get("address"), fields["lat"], fields["lon"],
+         fields["service_radius_km"], fields.get("active", True), now, now))
+    return cur.fetchone()
+
+
+def get_location(cur, location_id: int, distributor_id: int, for_update: bool = False) -> dict | None:
+    cur.execute(f"SELECT {LOCATION_COLUMNS} FROM locations WHERE id = %s AND distributor_id = %s"
+                + (" FOR UPDATE" if for_update else ""), (location_id, distributor_id))
+    return cur.fetchone()
+
+
+def update_location(cur, location_id: int, changes: dict, now: datetime) -> dict:
+    sets = ", ".join(f"{column} = %s" for column in changes)
+    cur.execute(f"UPDATE locations SET {sets}, updated_at = %s WHERE id = %s RETURNING {LOCATION_COLUMNS}",
+                (*changes.values(), now, location_id))
+    return cur.fetchone()
+
+
+def locations_of(cur, distributor_ids: list[int]) -> dict[int, list[dict]]:
+    cur.execute(f"SELECT {LOCATION_COLUMNS} FROM locations WHERE distributor_id = ANY(%s) ORDER BY id",
+                (distributor_ids,))
+    out: dict[int, list[dict]] = {i: [] for i in distributor_ids}
+    for r in cur.fetchall():
+        out[r["distributor_id"]].append(r)
+    return out
+
+
+def list_locations(cur, distributor_id: int, after: int | None, limit: int) -> list[dict]:
+    cur.execute(*_filtered(LOCATION_COLUMNS, "locations", {"distributor_id": distributor_id}, after,
+                           limit))
+    return cur.fetchall()

@@ -1,0 +1,139 @@
+"""Distributor rules on plain values: the GB 32100-2015 check, screening and both state machines."""
+from datetime import datetime, timezone
+
+import pytest
+
+from distributors import domain
+from distributors.errors import DistributorNotActive, IllegalTransition, InvalidApplication
+
+NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
+
+# unified social credit codes published by well-known companies on their sites and licences
+PUBLISHED = [
+    "91350100M000100Y43",  # the standard's own worked example
+    "91110000802100433B",
+    "9144030071526726XG",
+    "91330100799655058B",
+    "91440300708461136T",
+    "91110108551385082Q",
+    "914403001922038216",
+    "91110000710935732K",
+]
+
+
+@pytest.mark.parametrize("code", PUBLISHED)
+def test_published_codes_pass(code):
+    assert domain.credit_code_problem(code) is None
+
+
+@pytest.mark.parametrize("code", PUBLISHED)
+def test_every_single_character_corruption_is_caught(code):
+    """Mod 31 with these weights detects any one changed character."""
+    for position in range(18):
+        for replacement in domain.CREDIT_CODE_ALPHABET:
+            if replacement == code[position]:
+                continue
+            corrupted = code[:position] + replacement + code[position + 1:]
+            assert domain.credit_code_problem(corrupted) is not None, corrupted
+
+
+@pytest.mark.parametrize("code,problem", [
+    ("91350100M000100Y4", "must be 18 characters"),
+    ("91350100M000100Y433", "must be 18 characters"),
+    ("91350100M0001O0Y43", "alphabet"),  # letter O is not in the alphabet
+    ("91350100I000100Y43", "alphabet"),
+    ("91350100m000100Y43", "alphabet"),
+    ("91350100M000100Y44", "check character"),
+])
+def test_malformed_codes_are_explained(code, problem):
+    assert problem in domain.credit_code_problem(code)
+
+
+def test_the_check_character_completes_a_code():
+    assert domain.credit_code_check_character("91350100M000100Y4") == "3"
+
+
+def application(**overrides):
+    fields = {"credit_code": PUBLISHED[0], "locations": [{"name": "Shanghai DC", "lat": 31.23,
+                                                          "lon": 121.47}]}
+    fields.update(overrides)
+    return fields
+
+
+def test_screening_names_each_bad_field():
+    with pytest.raises(InvalidApplication) as caught:
+        domain.screen_application(application(credit_code="91350100M000100Y44", locations=[
+            {"name": "ok", "lat": 39.9, "lon": 116.4},
+            {"name": "Tokyo", "lat": 35.68, "lon": 139.69},
+            {"name": "Singapore", "lat": 1.35, "lon": 103.8}]))
+    assert [e["field"] for e in caught.value.errors] == [
+        "credit_code", "locations[1].lon", "locations[2].lat"]
+
+
+def test_screening_accepts_the_borders_of_china():
+    domain.screen_application(application(locations=[{"name": "a", "lat": 18.0, "lon": 73.0},
+                                                     {"name": "b", "lat": 54.0, "lon": 135.0}]))
+
+
+def test_an_application_is_decided_once():
+    assert domain.decide_application("submitted", "approved") == "approved"
+    assert domain.decide_application("submitted", "rejected") == "rejected"
+    for decided in ("approved", "rejected"):
+        with pytest.raises(IllegalTransition):
+            domain.decide_application(decided, "approved")
+
+
+def distributor(status="active", tier="gold"):
+    return domain.Distributor(7, "Acme", PUBLISHED[0], tier, status, "Shanghai", "Shanghai")
+
+
+LEGAL = [("suspend", "active", "suspended"), ("reinstate", "suspended", "active"),
+         ("terminate", "active", "terminated"), ("terminate", "suspended", "terminated")]
+ILLEGAL = [(action, status) for action in domain.TRANSITIONS
+           for status in ("active", "suspended", "terminated")
+           if (action, status) not in {(a, s) for a, s, _ in LEGAL}]
+
+
+@pytest.mark.parametrize("action,start,end", LEGAL)
+def test_legal_transitions_are_recorded(action, start, end):
+    changed, entry = domain.transition(distributor(start), action, "manager:1", "late payments", NOW)
+    assert changed.status == end
+    assert (entry.kind, entry.from_, entry.to, entry.actor, entry.at) == (
+        "status", start, end, "manager:1", NOW)
+
+
+@pytest.mark.parametrize("action,start", ILLEGAL)
+def test_illegal_transitions_are_conflicts(action, start):
+    with pytest.raises(IllegalTransition):
+        domain.transition(distributor(start), action, "manager:1", "why", NOW)
+
+
+@pytest.mark.parametrize("action", ["suspend", "terminate"])
+def test_suspending_or_terminating_needs_a_reason(action):
+    with pytest.raises(InvalidApplication):
+        domain.transition(distributor(), action, "manager:1", None, NOW)
+
+
+def test_tier_changes_are_recorded_and_a_no_op_is_not():
+    same, entry = domain.change_tier(distributor(tier="gold"), "gold", "m", NOW)
+    assert entry is None
+    changed, entry = domain.change_tier(distributor(tier="gold"), "platinum", "m", NOW)
+    assert changed.tier == "platinum" and (entry.kind, entry.from_, entry.to) == ("tier", "gold",
+                                                                                   "platinum")
+    with pytest.raises(IllegalTransition):
+        domain.change_tier(distributor("terminated"), "platinum", "m", NOW)
+
+
+@pytest.mark.parametrize("status,may", [("active", True), ("suspended", False), ("terminated", False)])
+def test_only_an_active_distributor_may_change_things(status, may):
+    if may:
+        domain.require_active(distributor(status))
+    else:
+        with pytest.raises(DistributorNotActive):
+            domain.require_active(distributor(status))
+
+
+@pytest.mark.parametrize("own,approval,expected", [(10.0, 80.0, 10.0), (None, 80.0, 80.0),
+                                                    (None, None, 50.0)])
+def test_location_radius_defaults(own, approval, expected):
+    assert domain.location_radius(own, approval) == expected

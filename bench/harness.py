@@ -14,7 +14,9 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 
+warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 for p in ("services/common", "services/catalog", "services/distributors", "gateway"):
     sys.path.insert(0, str(ROOT / p))

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from common.db import finish_transactions
 from gateway.errors import status_for
 from gateway.problems import problem, problem_from_exception
 
@@ -98,6 +99,10 @@ class ApiRoute(HttpRequestHandler):
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
+
+    def handle_result(self, event, worker_ctx, result, exc_info):
+        exc_info = finish_transactions(worker_ctx, exc_info)  # committed before the client hears
+        return super().handle_result(event, worker_ctx, result, exc_info)
 
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()

@@ -170,3 +170,19 @@ def test_ready_is_503_naming_a_service_that_does_not_answer(system, rabbit, tmp_
         proc.terminate()
         proc.wait(timeout=10)
         drop_vhost(rabbit, vhost)
+
+
+def test_an_acknowledged_change_is_visible_to_the_very_next_request(client, uniq):
+    """Services commit before they answer (nameko replies before worker_result runs)."""
+    sales, manager = client["sales"], client["manager"]
+    for i in range(40):
+        sku = f"{uniq}-{i}"
+        assert sales.post("/v1/admin/products", json=product(sku)).status_code == 201
+        assert sales.get(f"/v1/admin/products/{sku}").status_code == 200
+        rows = [product(f"{sku}-{j}") for j in range(50)]
+        assert sales.post("/v1/admin/products/import", json={"products": rows}).status_code == 200
+        assert sales.get(f"/v1/admin/products/{sku}-49").status_code == 200
+    issued = manager.post("/v1/admin/api-keys", json={"role": "sales"}).json()
+    from conftest import Client
+
+    assert Client(sales.base_url, issued["api_key"]).get("/v1/admin/products").status_code == 200

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from catalog import domain, store
@@ -20,6 +19,7 @@ from catalog.schemas import (
 )
 from common.config import Settings, setting
 from common.db import Database
+from common.entrypoints import rpc
 from common.errors import ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging

@@ -3,7 +3,6 @@ the outbox relay, and events that arrive once."""
 import time
 
 import pytest
-from nameko.events import event_handler
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
 
@@ -12,6 +11,7 @@ import common.errors
 from catalog.errors import IllegalStatusChange, InvalidProduct, ProductExists, ProductNotFound
 from catalog.service import CatalogService
 from common.db import Database, transaction
+from common.entrypoints import event_handler
 from common.errors import InvalidInput
 from common.outbox import first_delivery
 

@@ -1,12 +1,16 @@
 """PostgreSQL access: one connection pool per service container, one transaction per worker.
 
-The transaction begins lazily at the first query of a worker and is committed in ``worker_result``
-(or rolled back when the worker raised), so an entrypoint's writes and its outbox rows land together.
-Under ``nameko run`` eventlet's monkey patching makes psycopg2 cooperative.
+The transaction begins lazily at the first query of a worker. It must be committed *before* the caller
+hears the answer, or the caller's next request can read the state from before its own write: nameko
+sends an RPC reply (and acks an event, and the gateway answers HTTP) before dependencies'
+``worker_result`` runs, so our entrypoints (``common.entrypoints``) call ``finish_transactions`` first;
+``worker_result`` is the safety net for any other entrypoint (timers). Writes and their outbox rows
+land together. Under ``nameko run`` eventlet's monkey patching makes psycopg2 cooperative.
 """
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import psycopg2
@@ -72,10 +76,12 @@ class Database(DependencyProvider):
         self._tx[id(worker_ctx)] = tx
         return tx
 
-    def worker_result(self, worker_ctx, result=None, exc_info=None):
+    def finish(self, worker_ctx, exc_info):
+        """Commit (or roll back after an error) this worker's transaction now; returns the
+        exc_info the caller should see (a failed commit becomes the worker's error)."""
         tx = self._tx.get(id(worker_ctx))
-        if tx is None:
-            return
+        if tx is None or tx.conn is None:
+            return exc_info
         try:
             if exc_info is None:
                 tx.commit()
@@ -83,6 +89,13 @@ class Database(DependencyProvider):
                 tx.rollback()
         except psycopg2.Error:
             tx.release(broken=True)
+            if exc_info is None:
+                exc_info = sys.exc_info()
+        tx.release()
+        return exc_info
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        self.finish(worker_ctx, exc_info)
 
     def worker_teardown(self, worker_ctx):
         tx = self._tx.pop(id(worker_ctx), None)
@@ -100,3 +113,11 @@ def transaction(url: str) -> Iterator:
                 yield cur
     finally:
         conn.close()
+
+
+def finish_transactions(worker_ctx, exc_info):
+    """Finish every Database transaction of this worker before its result leaves the service."""
+    for provider in worker_ctx.container.dependencies:
+        if isinstance(provider, Database):
+            exc_info = provider.finish(worker_ctx, exc_info)
+    return exc_info

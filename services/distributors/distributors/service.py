@@ -7,10 +7,10 @@ import secrets
 from datetime import datetime, timezone
 
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from common.db import Database
+from common.entrypoints import rpc
 from common.errors import ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging

@@ -2,12 +2,12 @@
 import time
 
 import pytest
-from nameko.events import event_handler
 from nameko.standalone.rpc import ServiceRpcProxy
 
 import common.errors
 import distributors.errors
 from common.db import Database, transaction
+from common.entrypoints import event_handler
 from common.outbox import first_delivery
 from distributors.errors import (ApplicationNotFound, CreditCodeTaken, DistributorNotActive,
                                  IllegalTransition, InvalidApplication, LocationNotFound)

@@ -106,3 +106,22 @@ def distributors_db_url(pg_server):
 def distributors_db(distributors_db_url):
     truncate_all(distributors_db_url)
     return distributors_db_url
+
+
+@pytest.fixture(scope="session")
+def pricing_db_url(pg_server):
+    return fresh_database(pg_server, "dcm_test_pricing", "pricing")
+
+
+@pytest.fixture
+def pricing_db(pricing_db_url):
+    """Emptied before each test, with the migration's defaults (tiers, green channel) put back."""
+    truncate_all(pricing_db_url)
+    from common.db import transaction
+
+    with transaction(pricing_db_url) as cur:
+        cur.execute("INSERT INTO price_version VALUES (true, 1)")
+        cur.execute("INSERT INTO tiers (name, discount_pct, updated_by) VALUES "
+                    "('platinum', 40, 'default'), ('gold', 35, 'default'), ('silver', 30, 'default')")
+        cur.execute("INSERT INTO green_channel VALUES (true, 10, 72, 'default', now())")
+    return pricing_db_url

@@ -18,7 +18,7 @@ import warnings
 
 warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-for p in ("services/common", "services/catalog", "services/distributors", "gateway"):
+for p in ("services/common", "services/catalog", "services/distributors", "services/pricing", "gateway"):
     sys.path.insert(0, str(ROOT / p))
 
 from common.testing import (SERVICES, drop_vhost, fresh_database, free_port, issue_key,  # noqa: E402

@@ -5,6 +5,7 @@ from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 import catalog.errors
 import distributors.errors
+import pricing.errors
 from common import errors as base
 
 
@@ -39,7 +40,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (UnknownService, 503),
 ]
 
-REMOTE_ERROR_MODULES = (base, catalog.errors, distributors.errors)
+REMOTE_ERROR_MODULES = (base, catalog.errors, distributors.errors, pricing.errors)
 
 
 def register_remote_errors() -> None:

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 
 from catalog import schemas as catalog_schemas
 from distributors import schemas as distributor_schemas
+from pricing import schemas as pricing_schemas
 from common.config import Settings, setting
 from common.db import Database
 from common.errors import InvalidInput, NotFound
@@ -34,7 +35,7 @@ register_remote_errors()
 ADMIN = (MANAGER, SALES)
 MANAGER_ONLY = (MANAGER,)
 ANY_ROLE = auth.ROLES
-SERVICES = ("catalog", "distributors")
+SERVICES = ("catalog", "distributors", "pricing")
 READY_TIMEOUT = 2.0
 
 log = structlog.get_logger("gateway")
@@ -82,6 +83,7 @@ class GatewayService:
     config = Settings()
     catalog = RpcProxy("catalog")
     distributors = RpcProxy("distributors")
+    pricing = RpcProxy("pricing")
 
     key_cache = auth.KeyCache()
 
@@ -211,12 +213,103 @@ class GatewayService:
            summary="Active products", query=catalog_schemas.ProductQuerySchema,
            response=catalog_schemas.ProductPageSchema)
     def catalog_products(self, call):
-        return self.catalog.list_catalog(call.query)
+        products = self.catalog.list_catalog(call.query)
+        prices = self.pricing.get_unit_prices(call.principal.distributor_id,
+                                              [p["sku"] for p in products["items"]])
+        for product in products["items"]:
+            product["price"] = prices.get(product["sku"])
+        return products
 
     @route("GET", "/v1/catalog/products/<sku>", roles=(DISTRIBUTOR,), tag="distributor",
            summary="One active product", response=catalog_schemas.ProductSchema)
     def catalog_product(self, call, sku):
-        return self.catalog.get_catalog_product(sku)
+        product = self.catalog.get_catalog_product(sku)
+        product["price"] = self.pricing.get_unit_prices(call.principal.distributor_id, [sku]).get(sku)
+        return product
+
+    # ---- pricing ---------------------------------------------------------------------------------
+
+    @route("PUT", "/v1/admin/prices/<sku>", roles=MANAGER_ONLY, tag="pricing",
+           summary="Set a SKU's list and floor price, now or from effective_from",
+           body=pricing_schemas.PriceSetSchema, response=pricing_schemas.PricesSchema)
+    def set_price(self, call, sku):
+        return self.pricing.set_price(sku, call.body, call.actor)
+
+    @route("GET", "/v1/admin/prices/<sku>", roles=ADMIN, tag="pricing",
+           summary="Current, scheduled and every past price of a SKU",
+           response=pricing_schemas.PricesSchema)
+    def get_prices(self, call, sku):
+        return self.pricing.get_prices(sku)
+
+    @route("GET", "/v1/admin/retail-prices/<sku>", roles=ADMIN, tag="pricing",
+           summary="The retail price at an instant (?at=ISO 8601), the same in every channel",
+           query=pricing_schemas.RetailQuerySchema, response=pricing_schemas.RetailPriceSchema)
+    def retail_price(self, call, sku):
+        return self.pricing.get_retail_price(sku, call.query)
+
+    @route("GET", "/v1/admin/tiers", roles=ADMIN, tag="pricing", summary="Distributor tiers",
+           response=pricing_schemas.TierPageSchema)
+    def list_tiers(self, call):
+        return self.pricing.list_tiers()
+
+    @route("PUT", "/v1/admin/tiers/<tier>", roles=MANAGER_ONLY, tag="pricing",
+           summary="Set a tier's discount and volume breaks", body=pricing_schemas.TierSetSchema,
+           response=pricing_schemas.TierSchema)
+    def set_tier(self, call, tier):
+        return self.pricing.set_tier(tier, call.body, call.actor)
+
+    @route("POST", "/v1/admin/promotions", roles=ADMIN, status=201, tag="pricing",
+           summary="Create a promotion (approved at once inside the green channel or by a manager)",
+           body=pricing_schemas.PromotionCreateSchema, response=pricing_schemas.PromotionSchema)
+    def create_promotion(self, call):
+        return self.pricing.create_promotion(call.body, call.actor, call.principal.role)
+
+    @route("GET", "/v1/admin/promotions", roles=ADMIN, tag="pricing",
+           summary="List promotions (filter: status)", query=pricing_schemas.PromotionQuerySchema,
+           response=pricing_schemas.PromotionPageSchema)
+    def list_promotions(self, call):
+        return self.pricing.list_promotions(call.query)
+
+    @route("POST", "/v1/admin/promotions/<promotion_id>/approve", roles=MANAGER_ONLY, tag="pricing",
+           summary="Approve a pending promotion", response=pricing_schemas.PromotionSchema)
+    def approve_promotion(self, call, promotion_id):
+        return self.pricing.approve_promotion(promotion_id, call.actor)
+
+    @route("POST", "/v1/admin/promotions/<promotion_id>/reject", roles=MANAGER_ONLY, tag="pricing",
+           summary="Reject a pending promotion", body=pricing_schemas.RejectSchema,
+           response=pricing_schemas.PromotionSchema)
+    def reject_promotion(self, call, promotion_id):
+        return self.pricing.reject_promotion(promotion_id, call.body, call.actor)
+
+    @route("GET", "/v1/admin/green-channel", roles=ADMIN, tag="pricing",
+           summary="The limits inside which sales' promotions are approved at once",
+           response=pricing_schemas.GreenChannelSchema)
+    def get_green_channel(self, call):
+        return self.pricing.get_green_channel()
+
+    @route("PUT", "/v1/admin/green-channel", roles=MANAGER_ONLY, tag="pricing",
+           summary="Change the green channel", body=pricing_schemas.GreenChannelSchema,
+           response=pricing_schemas.GreenChannelSchema)
+    def set_green_channel(self, call):
+        return self.pricing.set_green_channel(call.body, call.actor)
+
+    @route("POST", "/v1/admin/price-observations", roles=ADMIN, status=201, tag="pricing",
+           summary="Record an observed price; answers ok or a parity violation",
+           body=pricing_schemas.ObservationSchema, response=pricing_schemas.ObservationResultSchema)
+    def record_observation(self, call):
+        return self.pricing.record_observation(call.body, call.actor)
+
+    @route("GET", "/v1/admin/parity/violations", roles=ADMIN, tag="pricing",
+           summary="Parity violations by distributor and time",
+           query=pricing_schemas.ViolationQuerySchema, response=pricing_schemas.ViolationPageSchema)
+    def list_violations(self, call):
+        return self.pricing.list_violations(call.query)
+
+    @route("POST", "/v1/quotes", roles=(DISTRIBUTOR,), status=201, tag="distributor",
+           summary="A quote at your tier (up to 200 lines)", body=pricing_schemas.QuoteRequestSchema,
+           response=pricing_schemas.QuoteSchema)
+    def create_quote(self, call):
+        return self.pricing.create_quote(call.principal.distributor_id, call.body)
 
     # ---- distributor onboarding: applicants -------------------------------------------------------
 

@@ -135,7 +135,8 @@ def test_health_ready_and_openapi_are_public(client):
     assert anon.get("/health").json() == {"status": "ok"}
     ready = anon.get("/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"gateway_database": "ok", "catalog": "ok", "distributors": "ok"}
+    assert ready.json()["checks"] == {"gateway_database": "ok", "catalog": "ok", "distributors": "ok",
+                                      "pricing": "ok"}
     doc = anon.get("/openapi.json")
     assert doc.status_code == 200
     validate(doc.json())

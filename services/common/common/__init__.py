@@ -2,3 +2,8 @@
 
 Business rules never live here.
 """
+
+import warnings
+
+# nameko 2 runs on eventlet, which announces its own deprecation on import (see README)
+warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")

@@ -39,6 +39,13 @@ class Transaction:
             self.conn = self._pool.getconn()
         return self.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
 
+    def repeatable_read(self) -> None:
+        """Read every query of this worker from one snapshot; call before the first query."""
+        if self.conn is None:
+            self.conn = self._pool.getconn()
+        with self.conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
     def commit(self) -> None:
         if self.conn is not None:
             self.conn.commit()

@@ -20,8 +20,11 @@ def configure_logging(level: str = "INFO") -> None:
     numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     numeric = numeric if isinstance(numeric, int) else logging.INFO
     logging.basicConfig(format="%(message)s", stream=sys.stdout, level=numeric)
-    for noisy in ("nameko", "kombu", "amqp", "yoyo"):
+    for noisy in ("kombu", "amqp", "yoyo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # nameko logs a caller's mistake (an expected exception) as a warning with a traceback; our own
+    # worker_refused line says it once, without one
+    logging.getLogger("nameko").setLevel(logging.ERROR)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -16,7 +16,8 @@ from yoyo import get_backend, read_migrations
 from common.config import database_url
 
 # which package holds each service's migrations/
-PACKAGES = {"catalog": "catalog", "distributors": "distributors", "gateway": "gateway"}
+PACKAGES = {"catalog": "catalog", "distributors": "distributors", "pricing": "pricing",
+            "gateway": "gateway"}
 
 
 def migrations_dir(service: str) -> pathlib.Path:

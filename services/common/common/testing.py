@@ -15,8 +15,9 @@ import requests
 from common.migrate import drop_database, migrate
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SERVICES = ("catalog", "distributors", "gateway")  # in start order
-PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "services/distributors", "gateway"))
+SERVICES = ("catalog", "distributors", "pricing", "gateway")  # in start order
+PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "services/distributors", "services/pricing",
+                                                   "gateway"))
 
 
 def _mgmt(mgmt_url: str):

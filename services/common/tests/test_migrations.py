@@ -10,6 +10,8 @@ EXPECTED = {
     "catalog": {"products", "outbox", "processed_events"},
     "distributors": {"applications", "distributors", "distributor_history", "locations", "outbox",
                      "processed_events"},
+    "pricing": {"price_version", "list_prices", "tiers", "green_channel", "promotions", "quotes",
+                "observations", "products", "distributors", "outbox", "processed_events"},
     "gateway": {"api_keys", "idempotency_keys"},
 }
 

@@ -107,6 +107,7 @@ class Distributor:
     province: str
     city: str
     flagged_for_review: bool = False
+    version: int = 1  # bumped by every change, so consumers apply events in order
 
     @property
     def live(self) -> bool:
@@ -126,7 +127,7 @@ def transition(distributor: Distributor, action: str, actor: str, reason: str | 
     if action in ("suspend", "terminate") and not reason:
         raise InvalidApplication.for_field("reason", "a reason is required")
     to = allowed[distributor.status]
-    return (dataclasses.replace(distributor, status=to),
+    return (dataclasses.replace(distributor, status=to, version=distributor.version + 1),
             Transition("status", distributor.status, to, actor, now, reason))
 
 
@@ -136,7 +137,7 @@ def change_tier(distributor: Distributor, tier: str, actor: str, now: datetime
         raise IllegalTransition("a terminated distributor's tier cannot change")
     if tier == distributor.tier:
         return distributor, None
-    return (dataclasses.replace(distributor, tier=tier),
+    return (dataclasses.replace(distributor, tier=tier, version=distributor.version + 1),
             Transition("tier", distributor.tier, tier, actor, now, None))
 
 

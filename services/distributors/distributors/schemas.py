@@ -151,6 +151,7 @@ class DistributorSchema(Schema):
     province = fields.String()
     city = fields.String()
     locations = fields.List(fields.Nested(LocationSchema))
+    version = fields.Integer()
 
 
 class DistributorAdminSchema(DistributorSchema):

@@ -10,11 +10,11 @@ from nameko.events import EventDispatcher
 from nameko.timer import timer
 
 from common.db import Database
-from common.entrypoints import rpc
+from common.entrypoints import event_handler, rpc
 from common.errors import ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging
-from common.outbox import RELAY_INTERVAL, add_events, new_event, relay
+from common.outbox import RELAY_INTERVAL, add_events, first_delivery, new_event, relay
 from common.pagination import decode_cursor, page
 from common.schemas import PageQuerySchema, load
 from distributors import domain, store
@@ -275,6 +275,16 @@ class DistributorsService:
         errors = domain.coordinate_problems(fields["lat"], fields["lon"], "")
         if errors:
             raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+
+    # ---- facts other services state about distributors ----------------------------------------
+
+    @event_handler("pricing", "distributor_flagged")
+    def on_distributor_flagged(self, payload: dict) -> None:
+        """Pricing saw a third parity violation within 30 days: flag the distributor for review."""
+        cur = self.db.cursor()
+        if first_delivery(cur, "distributors.flagged", payload["event_id"]):
+            if store.flag_for_review(cur, int(payload["distributor_id"]), _now()):
+                self.log.info("distributor_flagged_for_review", distributor_id=payload["distributor_id"])
 
     @timer(interval=RELAY_INTERVAL)
     def relay_events(self):

@@ -11,7 +11,8 @@ from distributors.domain import Distributor, Transition
 APPLICATION_COLUMNS = ("id, status, company_name, credit_code, contact, address, province, city, "
                        "locations, requested_tier, channels, submitted_at, decided_at, decided_by, "
                        "reason, distributor_id")
-DISTRIBUTOR_COLUMNS = "id, company_name, credit_code, tier, status, province, city, flagged_for_review"
+DISTRIBUTOR_COLUMNS = ("id, company_name, credit_code, tier, status, province, city, flagged_for_review, "
+                       "version")
 LOCATION_COLUMNS = ("id, distributor_id, name, address, lat, lon, service_radius_km, active, "
                     "updated_at")
 
@@ -84,7 +85,7 @@ def list_applications(cur, filters: dict, after: int | None, limit: int) -> list
 
 def _distributor(row: dict) -> Distributor:
     return Distributor(row["id"], row["company_name"], row["credit_code"], row["tier"], row["status"],
-                       row["province"], row["city"], row["flagged_for_review"])
+                       row["province"], row["city"], row["flagged_for_review"], row["version"])
 
 
 def insert_distributor(cur, application: dict, tier: str, now: datetime) -> Distributor:
@@ -104,9 +105,16 @@ def get_distributor(cur, distributor_id: int, for_update: bool = False) -> Distr
     return _distributor(row) if row else None
 
 
+def flag_for_review(cur, distributor_id: int, now: datetime) -> bool:
+    cur.execute("UPDATE distributors SET flagged_for_review = true, updated_at = %s "
+                "WHERE id = %s AND NOT flagged_for_review", (now, distributor_id))
+    return cur.rowcount == 1
+
+
 def save_distributor(cur, d: Distributor, now: datetime) -> None:
-    cur.execute("UPDATE distributors SET tier = %s, status = %s, flagged_for_review = %s, "
-                "updated_at = %s WHERE id = %s", (d.tier, d.status, d.flagged_for_review, now, d.id))
+    cur.execute("UPDATE distributors SET tier = %s, status = %s, flagged_for_review = %s, version = %s, "
+                "updated_at = %s WHERE id = %s",
+                (d.tier, d.status, d.flagged_for_review, d.version, now, d.id))
 
 
 def list_distributors(cur, filters: dict, after: int | None, limit: int) -> list[Distributor]:

@@ -1,0 +1,236 @@
+"""Pure pricing rules over Decimal: every computed amount is rounded half-up to 0.01 once, at the end
+of its formula. No I/O; time is passed in."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable, Sequence
+
+from pricing.errors import IllegalPromotionChange
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+APPROVED, PENDING, REJECTED = "approved", "pending_approval", "rejected"
+
+
+def money(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def pct_text(value: Decimal) -> str:
+    """Percentages travel as decimal strings on a 0–100 scale without needless zeros: "12.5", "40"."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# ---- list prices --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceEntry:
+    id: int
+    sku: str
+    list_price: Decimal
+    floor_price: Decimal
+    currency: str
+    effective_from: datetime
+    set_by: str
+    set_at: datetime
+
+
+def price_in_force(entries: Iterable[PriceEntry], at: datetime) -> PriceEntry | None:
+    """The entry with the latest ``effective_from`` at or before ``at`` (the later-set one on a tie)."""
+    live = [e for e in entries if e.effective_from <= at]
+    return max(live, key=lambda e: (e.effective_from, e.id), default=None)
+
+
+def price_problems(list_price: Decimal, floor_price: Decimal) -> list[dict[str, str]]:
+    errors = []
+    if list_price <= 0:
+        errors.append({"field": "list_price", "message": "must be greater than 0"})
+    if floor_price <= 0:
+        errors.append({"field": "floor_price", "message": "must be greater than 0"})
+    if floor_price > list_price:
+        errors.append({"field": "floor_price", "message": "must not exceed list_price"})
+    return errors
+
+
+# ---- promotions and the retail price ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: int
+    name: str
+    discount_pct: Decimal
+    starts_at: datetime
+    ends_at: datetime
+    skus: tuple[str, ...] | None  # None: every SKU
+    status: str
+
+    def applies(self, sku: str, at: datetime) -> bool:
+        return (self.status == APPROVED and self.starts_at <= at < self.ends_at
+                and (self.skus is None or sku in self.skus))
+
+
+def best_promotion(promotions: Iterable[Promotion], sku: str, at: datetime) -> Promotion | None:
+    """Overlaps are allowed; the largest discount wins (the older promotion on a tie)."""
+    live = [p for p in promotions if p.applies(sku, at)]
+    return max(live, key=lambda p: (p.discount_pct, -p.id), default=None)
+
+
+def retail_price(list_price: Decimal, promotion: Promotion | None) -> Decimal:
+    """list × (1 − discount): the same figure for every channel, online and offline."""
+    discount = promotion.discount_pct if promotion else Decimal(0)
+    return money(list_price * (1 - discount / HUNDRED))
+
+
+@dataclass(frozen=True)
+class GreenChannel:
+    max_discount_pct: Decimal = Decimal(10)
+    max_duration_hours: Decimal = Decimal(72)
+
+
+def within_green_channel(discount_pct: Decimal, starts_at: datetime, ends_at: datetime,
+                         limits: GreenChannel) -> bool:
+    """Both limits inclusive."""
+    hours = Decimal((ends_at - starts_at).total_seconds()) / Decimal(3600)
+    return discount_pct <= limits.max_discount_pct and hours <= limits.max_duration_hours
+
+
+def promotion_problems(discount_pct: Decimal, starts_at: datetime, ends_at: datetime) -> list[dict]:
+    errors = []
+    if not Decimal(0) < discount_pct < HUNDRED:
+        errors.append({"field": "discount_pct", "message": "must be above 0 and below 100"})
+    if ends_at <= starts_at:
+        errors.append({"field": "ends_at", "message": "must be after starts_at"})
+    return errors
+
+
+def initial_status(role: str, discount_pct: Decimal, starts_at: datetime, ends_at: datetime,
+                   limits: GreenChannel) -> str:
+    """A manager's promotion is approved at once; sales' only inside the green channel."""
+    if role == "manager" or within_green_channel(discount_pct, starts_at, ends_at, limits):
+        return APPROVED
+    return PENDING
+
+
+def decide_promotion(status: str, decision: str) -> str:
+    if status != PENDING:
+        raise IllegalPromotionChange(f"promotion is {status}; only a pending one can be decided")
+    return decision
+
+
+# ---- tiers and wholesale prices -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeBreak:
+    min_qty: int
+    extra_discount_pct: Decimal
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    discount_pct: Decimal
+    volume_breaks: tuple[VolumeBreak, ...] = ()
+
+
+DEFAULT_TIERS = {"platinum": Decimal(40), "gold": Decimal(35), "silver": Decimal(30)}
+
+
+def volume_discount(tier: Tier, qty: int) -> Decimal:
+    """The break with the highest ``min_qty`` ≤ qty, by the quantity of one quote line."""
+    eligible = [b for b in tier.volume_breaks if b.min_qty <= qty]
+    return max(eligible, key=lambda b: b.min_qty).extra_discount_pct if eligible else Decimal(0)
+
+
+def tier_problems(discount_pct: Decimal, breaks: Sequence[VolumeBreak]) -> list[dict]:
+    errors = []
+    if not Decimal(0) <= discount_pct < HUNDRED:
+        errors.append({"field": "discount_pct", "message": "must be from 0 to below 100"})
+    seen = set()
+    for i, b in enumerate(breaks):
+        if b.min_qty in seen:
+            errors.append({"field": f"volume_breaks[{i}].min_qty", "message": "duplicate min_qty"})
+        seen.add(b.min_qty)
+        if discount_pct + b.extra_discount_pct >= HUNDRED:
+            errors.append({"field": f"volume_breaks[{i}].extra_discount_pct",
+                           "message": "tier and volume discount together must stay below 100"})
+    return errors
+
+
+def wholesale_unit_price(list_price: Decimal, floor_price: Decimal, tier_pct: Decimal,
+                         volume_pct: Decimal) -> Decimal:
+    """max(floor, list × (1 − tier % − volume %)): never below the floor, never above list."""
+    return max(floor_price, money(list_price * (1 - (tier_pct + volume_pct) / HUNDRED)))
+
+
+# ---- quotes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    sku: str
+    qty: int
+    list_price: Decimal
+    retail_price: Decimal
+    tier_discount_pct: Decimal
+    volume_discount_pct: Decimal
+    unit_price: Decimal
+    line_total: Decimal
+
+
+@dataclass(frozen=True)
+class Quote:
+    lines: tuple[QuoteLine, ...]
+    total: Decimal
+    currency: str
+    valid_until: datetime
+
+
+def quote(lines: Sequence[tuple[str, int]], prices: dict[str, PriceEntry], tier: Tier,
+          promotions: Sequence[Promotion], now: datetime, validity: timedelta) -> Quote:
+    """Price every line from one snapshot of prices, tier and promotions taken at ``now``."""
+    out = []
+    for sku, qty in lines:
+        price = prices[sku]
+        volume = volume_discount(tier, qty)
+        unit = wholesale_unit_price(price.list_price, price.floor_price, tier.discount_pct, volume)
+        out.append(QuoteLine(sku, qty, price.list_price,
+                             retail_price(price.list_price, best_promotion(promotions, sku, now)),
+                             tier.discount_pct, volume, unit, unit * qty))
+    currency = prices[lines[0][0]].currency if lines else "CNY"
+    return Quote(tuple(out), sum((line.line_total for line in out), Decimal("0.00")), currency,
+                 now + validity)
+
+
+# ---- parity -------------------------------------------------------------------------------------
+
+BELOW, ABOVE = "below", "above"
+FLAG_THRESHOLD = 3
+FLAG_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    result: str  # "ok" | "violation"
+    direction: str | None
+    expected_price: Decimal
+    deviation_pct: Decimal
+
+
+def check_parity(observed: Decimal, expected: Decimal, tolerance_pct: Decimal = Decimal(0)) -> ParityCheck:
+    """An observed price outside the tolerance of the retail price is a violation."""
+    deviation = ((observed - expected) / expected * HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    if abs(observed - expected) / expected * HUNDRED <= tolerance_pct:
+        return ParityCheck("ok", None, expected, deviation)
+    return ParityCheck("violation", BELOW if observed < expected else ABOVE, expected, deviation)
+
+
+def reaches_flag(violation_times: Iterable[datetime], observed_at: datetime) -> bool:
+    """Three violations within the 30 days ending at this one's ``observed_at`` flag a distributor."""
+    window_start = observed_at - FLAG_WINDOW
+    return sum(1 for t in violation_times if window_start < t <= observed_at) >= FLAG_THRESHOLD

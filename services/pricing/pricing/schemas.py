@@ -1,0 +1,274 @@
+"""The pricing service's contracts. Money and percentages leave as decimal strings."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from common.schemas import PageQuerySchema, StrictInteger, text
+from pricing.domain import pct_text
+
+SKU = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+def two_places(value: Decimal) -> None:
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError("at most 2 decimal places")
+
+
+class MoneyField(fields.Decimal):
+    """In: a decimal string or a JSON number with at most 2 places. Out: "199.00"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", [two_places])
+        super().__init__(places=None, as_string=True, allow_nan=False, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format(Decimal(value).quantize(Decimal("0.01")), "f")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class PercentField(fields.Decimal):
+    """In: a decimal string or number on a 0–100 scale. Out: "12.5"."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", validate.Range(min=Decimal(0), max=Decimal(100)))
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else pct_text(Decimal(value))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class AwareDateTime(fields.AwareDateTime):
+    """ISO 8601 with a UTC offset; a naive time is ambiguous and refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+
+# ---- list prices --------------------------------------------------------------------------------
+
+
+class PriceSetSchema(Schema):
+    list_price = MoneyField(required=True)
+    floor_price = MoneyField(required=True)
+    currency = fields.String(load_default="CNY", validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="an ISO 4217 code such as CNY"))
+    effective_from = AwareDateTime()
+
+
+class PriceEntrySchema(Schema):
+    list_price = MoneyField()
+    floor_price = MoneyField()
+    currency = fields.String()
+    effective_from = fields.DateTime()
+    set_by = fields.String()
+    set_at = fields.DateTime()
+
+
+class PricesSchema(Schema):
+    sku = fields.String()
+    current = fields.Nested(PriceEntrySchema, allow_none=True)
+    scheduled = fields.List(fields.Nested(PriceEntrySchema))
+    history = fields.List(fields.Nested(PriceEntrySchema))
+    price_version = fields.Integer()
+
+
+class RetailQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    at = AwareDateTime()
+
+
+class PromotionRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    discount_pct = PercentField()
+
+
+class RetailPriceSchema(Schema):
+    sku = fields.String()
+    at = fields.DateTime()
+    list_price = MoneyField()
+    retail_price = MoneyField()
+    currency = fields.String()
+    promotion = fields.Nested(PromotionRefSchema, allow_none=True)
+
+
+# ---- promotions ---------------------------------------------------------------------------------
+
+
+class PromotionCreateSchema(Schema):
+    name = text(200, required=True)
+    discount_pct = PercentField(required=True)
+    starts_at = AwareDateTime(required=True)
+    ends_at = AwareDateTime(required=True)
+    skus = fields.List(fields.String(validate=validate.Regexp(SKU, error="not a valid SKU")),
+                       validate=validate.Length(min=1, max=10_000))
+
+
+class PromotionSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    discount_pct = PercentField()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    skus = fields.List(fields.String(), allow_none=True)
+    status = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    reason = fields.String(allow_none=True)
+    green_channel = fields.Boolean()
+
+
+class PromotionPageSchema(Schema):
+    items = fields.List(fields.Nested(PromotionSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PromotionQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(["approved", "pending_approval", "rejected"]))
+
+
+class RejectSchema(Schema):
+    reason = text(500, required=True)
+
+
+class GreenChannelSchema(Schema):
+    max_discount_pct = PercentField(required=True)
+    max_duration_hours = fields.Decimal(required=True, as_string=True, allow_nan=False,
+                                        validate=validate.Range(min=Decimal(0), max=Decimal(24 * 366),
+                                                                min_inclusive=False))
+
+
+# ---- tiers --------------------------------------------------------------------------------------
+
+
+class VolumeBreakSchema(Schema):
+    min_qty = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000))
+    extra_discount_pct = PercentField(required=True)
+
+
+class TierSetSchema(Schema):
+    discount_pct = PercentField(required=True)
+    volume_breaks = fields.List(fields.Nested(VolumeBreakSchema), load_default=list,
+                                validate=validate.Length(max=20))
+
+
+class TierSchema(Schema):
+    tier = fields.String(attribute="name")
+    discount_pct = PercentField()
+    volume_breaks = fields.List(fields.Nested(VolumeBreakSchema))
+
+
+class TierPageSchema(Schema):
+    items = fields.List(fields.Nested(TierSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+# ---- quotes -------------------------------------------------------------------------------------
+
+
+class QuoteLineRequestSchema(Schema):
+    sku = fields.String(required=True, validate=validate.Regexp(SKU, error="not a valid SKU"))
+    qty = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000))
+
+
+class QuoteRequestSchema(Schema):
+    lines = fields.List(fields.Nested(QuoteLineRequestSchema), required=True,
+                        validate=validate.Length(min=1, max=200))
+
+
+class QuoteLineSchema(Schema):
+    sku = fields.String()
+    qty = fields.Integer()
+    list_price = MoneyField()
+    retail_price = MoneyField()
+    tier_discount_pct = PercentField()
+    volume_discount_pct = PercentField()
+    unit_price = MoneyField()
+    line_total = MoneyField()
+
+
+class QuoteSchema(Schema):
+    id = fields.Integer()
+    distributor_id = fields.Integer()
+    tier = fields.String()
+    lines = fields.List(fields.Nested(QuoteLineSchema))
+    total = MoneyField()
+    currency = fields.String()
+    price_version = fields.Integer()
+    valid_until = fields.DateTime()
+    created_at = fields.DateTime()
+
+
+class UnitPriceSchema(Schema):
+    """A distributor's price for one unit of one SKU (catalog views)."""
+
+    list_price = MoneyField()
+    retail_price = MoneyField()
+    unit_price = MoneyField()
+    tier_discount_pct = PercentField()
+    currency = fields.String()
+
+
+# ---- parity -------------------------------------------------------------------------------------
+
+
+class ObservationSchema(Schema):
+    channel = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9_]{1,32}$", error="1-32 of a-z 0-9 _ (e.g. tmall)"))
+    seller = fields.String(required=True, validate=validate.Regexp(
+        r"^([1-9][0-9]{0,17}|brand:[a-z0-9_]{1,32})$", error="a distributor id or brand:<channel>"))
+    sku = fields.String(required=True, validate=validate.Regexp(SKU, error="not a valid SKU"))
+    observed_price = MoneyField(required=True, validate=[two_places, validate.Range(
+        min=Decimal(0), min_inclusive=False)])
+    observed_at = AwareDateTime(required=True)
+    source_url = fields.Url(required=True, validate=validate.Length(max=2000))
+
+
+class ObservationResultSchema(Schema):
+    id = fields.Integer()
+    channel = fields.String()
+    seller = fields.String()
+    distributor_id = fields.Integer(allow_none=True)
+    sku = fields.String()
+    observed_price = MoneyField()
+    observed_at = fields.DateTime()
+    source_url = fields.String()
+    result = fields.String()
+    direction = fields.String(allow_none=True)
+    expected_price = MoneyField()
+    deviation_pct = PercentField()
+    flagged_for_review = fields.Boolean()
+
+
+class ViolationPageSchema(Schema):
+    items = fields.List(fields.Nested(ObservationResultSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ViolationQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    distributor_id = fields.Integer(validate=validate.Range(min=1))
+    seller = fields.String(validate=validate.Length(min=1, max=64))
+    sku = fields.String(validate=validate.Length(min=1, max=64))
+    since = AwareDateTime()
+    until = AwareDateTime()

@@ -1,0 +1,418 @@
+"""Pricing entrypoints: load → read → decide (domain) → write (+ outbox) → dump."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from nameko.events import EventDispatcher
+from nameko.rpc import RpcProxy
+from nameko.timer import timer
+
+from common.config import Settings, setting
+from common.db import Database
+from common.entrypoints import event_handler, rpc
+from common.errors import NotFound, ServiceError
+from common.health import check_database
+from common.logs import WorkerLogging
+from common.outbox import RELAY_INTERVAL, add_events, first_delivery, new_event, relay
+from common.pagination import decode_cursor, page
+from common.schemas import load
+from pricing import domain, store
+from pricing.errors import (DistributorMayNotQuote, InvalidPricing, PriceNotFound, ProductNotPriceable,
+                            ProductUnknown, PromotionNotFound, TierNotFound)
+from pricing.schemas import (GreenChannelSchema, ObservationResultSchema, ObservationSchema,
+                             PriceEntrySchema, PriceSetSchema, PromotionCreateSchema, PromotionQuerySchema,
+                             PromotionSchema, QuoteRequestSchema, QuoteSchema, RejectSchema,
+                             RetailPriceSchema, RetailQuerySchema, TierSchema, TierSetSchema,
+                             UnitPriceSchema, ViolationQuerySchema)
+
+PRICE_ENTRY = PriceEntrySchema()
+PROMOTION = PromotionSchema()
+TIER = TierSchema()
+OBSERVATION = ObservationResultSchema()
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _int_id(value, error: type[ServiceError], what: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise error(f"{what} {value!r} not found")
+    return number
+
+
+class PricingService:
+    name = "pricing"
+
+    db = Database("pricing")
+    log = WorkerLogging()
+    config = Settings()
+    dispatch = EventDispatcher()
+    catalog = RpcProxy("catalog")
+    distributors = RpcProxy("distributors")
+
+    @rpc
+    def health(self) -> dict:
+        return {"service": self.name, **check_database(self.db)}
+
+    # ---- read models: a miss is resolved by asking the owner, never refused ------------------------
+
+    def _products(self, cur, skus: list[str]) -> dict[str, dict]:
+        known = store.products(cur, skus)
+        missing = [s for s in dict.fromkeys(skus) if s not in known]
+        if missing:
+            for sku, product in self.catalog.get_products(missing).items():
+                store.upsert_product(cur, sku, product["status"], product["version"])
+            known = store.products(cur, skus)
+        return known
+
+    def _distributor(self, cur, distributor_id) -> dict | None:
+        try:
+            number = int(distributor_id)
+        except (TypeError, ValueError):
+            return None
+        row = store.distributor(cur, number)
+        if row is None:
+            try:
+                profile = self.distributors.get_profile(number)
+            except NotFound:
+                return None
+            store.upsert_distributor(cur, number, profile["tier"], profile["status"],
+                                     profile.get("version", 1))
+            row = store.distributor(cur, number)
+        return row
+
+    @event_handler("catalog", "product_created")
+    def on_product_created(self, payload: dict) -> None:
+        self._apply_product(payload)
+
+    @event_handler("catalog", "product_updated")
+    def on_product_updated(self, payload: dict) -> None:
+        self._apply_product(payload)
+
+    @event_handler("catalog", "product_discontinued")
+    def on_product_discontinued(self, payload: dict) -> None:
+        self._apply_product(payload)
+
+    def _apply_product(self, payload: dict) -> None:
+        cur = self.db.cursor()
+        if first_delivery(cur, "pricing.products", payload["event_id"]):
+            p = payload["product"]
+            store.upsert_product(cur, p["sku"], p["status"], p["version"])
+
+    def _apply_distributor(self, payload: dict) -> None:
+        cur = self.db.cursor()
+        if first_delivery(cur, "pricing.distributors", payload["event_id"]):
+            d = payload["distributor"]
+            store.upsert_distributor(cur, d["id"], d["tier"], d["status"], d.get("version", 1))
+
+    @event_handler("distributors", "distributor_approved")
+    def on_distributor_approved(self, payload: dict) -> None:
+        self._apply_distributor(payload)
+
+    @event_handler("distributors", "distributor_suspended")
+    def on_distributor_suspended(self, payload: dict) -> None:
+        self._apply_distributor(payload)
+
+    @event_handler("distributors", "distributor_reinstated")
+    def on_distributor_reinstated(self, payload: dict) -> None:
+        self._apply_distributor(payload)
+
+    @event_handler("distributors", "distributor_terminated")
+    def on_distributor_terminated(self, payload: dict) -> None:
+        self._apply_distributor(payload)
+
+    @event_handler("distributors", "distributor_tier_changed")
+    def on_distributor_tier_changed(self, payload: dict) -> None:
+        self._apply_distributor(payload)
+
+    # ---- list prices --------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=ServiceError)
+    def set_price(self, sku: str, payload: dict, actor: str) -> dict:
+        fields = load(PriceSetSchema(), payload)
+        now = _now()
+        fields.setdefault("effective_from", now)
+        errors = domain.price_problems(fields["list_price"], fields["floor_price"])
+        if fields["effective_from"] < now - CLOCK_SKEW:
+            errors.append({"field": "effective_from", "message": "must not be in the past"})
+        if errors:
+            raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+        cur = self.db.cursor()
+        product = self._products(cur, [sku]).get(sku)
+        if product is None:
+            raise ProductUnknown(f"product {sku!r} not found")
+        if product["status"] == "discontinued":
+            raise ProductNotPriceable(f"product {sku!r} is discontinued")
+        store.insert_price(cur, sku, fields, actor, now)
+        version = store.bump_price_version(cur)
+        add_events(cur, [new_event("price_changed", {
+            "sku": sku, "list_price": str(fields["list_price"]), "floor_price": str(fields["floor_price"]),
+            "currency": fields["currency"], "effective_from": fields["effective_from"].isoformat(),
+            "price_version": version, "actor": actor})])
+        return self._prices_document(cur, sku, now)
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_prices(self, sku: str) -> dict:
+        cur = self.db.cursor()
+        if not store.price_entries(cur, [sku])[sku] and sku not in self._products(cur, [sku]):
+            raise ProductUnknown(f"product {sku!r} not found")
+        return self._prices_document(cur, sku, _now())
+
+    def _prices_document(self, cur, sku: str, now: datetime) -> dict:
+        entries = store.price_entries(cur, [sku])[sku]
+        current = domain.price_in_force(entries, now)
+        return {"sku": sku, "current": PRICE_ENTRY.dump(current) if current else None,
+                "scheduled": PRICE_ENTRY.dump([e for e in entries if e.effective_from > now], many=True),
+                "history": PRICE_ENTRY.dump(entries, many=True),
+                "price_version": store.price_version(cur)}
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_retail_price(self, sku: str, query: dict) -> dict:
+        at = load(RetailQuerySchema(), query).get("at") or _now()
+        return self._retail(self.db.cursor(), [sku], at)[sku]
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_retail_prices(self, skus: list[str], at: str | None = None) -> dict:
+        """Batch: ``{sku: retail}`` for order pricing; SKUs with no price in force are left out."""
+        moment = datetime.fromisoformat(at) if at else _now()
+        cur = self.db.cursor()
+        result = {}
+        for sku, doc in self._retail(cur, skus, moment, missing_ok=True).items():
+            result[sku] = doc
+        return result
+
+    def _retail(self, cur, skus: list[str], at: datetime, missing_ok: bool = False) -> dict:
+        entries = store.price_entries(cur, skus)
+        promotions = store.live_promotions(cur, skus, at)
+        out = {}
+        for sku in skus:
+            price = domain.price_in_force(entries[sku], at)
+            if price is None:
+                if missing_ok:
+                    continue
+                raise PriceNotFound(f"no list price for {sku!r} in force at {at.isoformat()}")
+            promotion = domain.best_promotion(promotions, sku, at)
+            out[sku] = RetailPriceSchema().dump({
+                "sku": sku, "at": at, "list_price": price.list_price, "currency": price.currency,
+                "retail_price": domain.retail_price(price.list_price, promotion), "promotion": promotion})
+        return out
+
+    # ---- tiers and the green channel ----------------------------------------------------------
+
+    @rpc(expected_exceptions=ServiceError)
+    def list_tiers(self) -> dict:
+        return {"items": TIER.dump(store.tiers(self.db.cursor()), many=True), "next_cursor": None}
+
+    @rpc(expected_exceptions=ServiceError)
+    def set_tier(self, name: str, payload: dict, actor: str) -> dict:
+        fields = load(TierSetSchema(), payload)
+        breaks = tuple(domain.VolumeBreak(b["min_qty"], b["extra_discount_pct"])
+                       for b in fields["volume_breaks"])
+        errors = domain.tier_problems(fields["discount_pct"], breaks)
+        if errors:
+            raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+        cur = self.db.cursor()
+        if store.tier(cur, name) is None:
+            raise TierNotFound(f"tier {name!r} not found (tiers: platinum, gold, silver)")
+        tier = domain.Tier(name, fields["discount_pct"], breaks)
+        store.save_tier(cur, tier, actor, _now())
+        version = store.bump_price_version(cur)
+        add_events(cur, [new_event("tier_changed", {"tier": TIER.dump(tier), "price_version": version,
+                                                    "actor": actor})])
+        return TIER.dump(store.tier(cur, name))
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_green_channel(self) -> dict:
+        return GreenChannelSchema().dump(store.green_channel(self.db.cursor()))
+
+    @rpc(expected_exceptions=ServiceError)
+    def set_green_channel(self, payload: dict, actor: str) -> dict:
+        fields = load(GreenChannelSchema(), payload)
+        limits = domain.GreenChannel(fields["max_discount_pct"], fields["max_duration_hours"])
+        store.save_green_channel(self.db.cursor(), limits, actor, _now())
+        return GreenChannelSchema().dump(limits)
+
+    # ---- promotions ---------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=ServiceError)
+    def create_promotion(self, payload: dict, actor: str, role: str) -> dict:
+        fields = load(PromotionCreateSchema(), payload)
+        errors = domain.promotion_problems(fields["discount_pct"], fields["starts_at"], fields["ends_at"])
+        cur = self.db.cursor()
+        if fields.get("skus"):
+            known = self._products(cur, fields["skus"])
+            errors += [{"field": f"skus[{i}]", "message": f"unknown SKU {sku!r}"}
+                       for i, sku in enumerate(fields["skus"]) if sku not in known]
+        if errors:
+            raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+        limits = store.green_channel(cur)
+        green = domain.within_green_channel(fields["discount_pct"], fields["starts_at"],
+                                            fields["ends_at"], limits)
+        status = domain.initial_status(role, fields["discount_pct"], fields["starts_at"],
+                                       fields["ends_at"], limits)
+        row = store.insert_promotion(cur, fields, status, green, actor, _now())
+        if status == domain.APPROVED:
+            self._announce_promotion(cur, row)
+        return PROMOTION.dump(row)
+
+    def _announce_promotion(self, cur, row: dict) -> None:
+        version = store.bump_price_version(cur)
+        add_events(cur, [new_event("promotion_approved", {"promotion": PROMOTION.dump(row),
+                                                          "price_version": version})])
+
+    @rpc(expected_exceptions=ServiceError)
+    def list_promotions(self, query: dict) -> dict:
+        params = load(PromotionQuerySchema(), query)
+        rows = store.list_promotions(self.db.cursor(), params.get("status"),
+                                     decode_cursor(params["cursor"]), params["limit"])
+        result = page(rows, params["limit"], key=lambda r: r["id"])
+        result["items"] = PROMOTION.dump(result["items"], many=True)
+        return result
+
+    @rpc(expected_exceptions=ServiceError)
+    def approve_promotion(self, promotion_id, actor: str) -> dict:
+        cur = self.db.cursor()
+        number = _int_id(promotion_id, PromotionNotFound, "promotion")
+        row = store.promotion_row(cur, number, for_update=True)
+        if row is None:
+            raise PromotionNotFound(f"promotion {promotion_id} not found")
+        domain.decide_promotion(row["status"], domain.APPROVED)
+        row = store.decide_promotion(cur, number, domain.APPROVED, actor, _now(), None)
+        self._announce_promotion(cur, row)
+        return PROMOTION.dump(row)
+
+    @rpc(expected_exceptions=ServiceError)
+    def reject_promotion(self, promotion_id, payload: dict, actor: str) -> dict:
+        reason = load(RejectSchema(), payload)["reason"]
+        cur = self.db.cursor()
+        number = _int_id(promotion_id, PromotionNotFound, "promotion")
+        row = store.promotion_row(cur, number, for_update=True)
+        if row is None:
+            raise PromotionNotFound(f"promotion {promotion_id} not found")
+        domain.decide_promotion(row["status"], domain.REJECTED)
+        return PROMOTION.dump(store.decide_promotion(cur, number, domain.REJECTED, actor, _now(), reason))
+
+    # ---- distributors' prices -----------------------------------------------------------------
+
+    @rpc(expected_exceptions=ServiceError)
+    def create_quote(self, distributor_id, payload: dict) -> dict:
+        """Every line priced from one snapshot (REPEATABLE READ) at one instant."""
+        request = load(QuoteRequestSchema(), payload)
+        self.db.repeatable_read()
+        cur = self.db.cursor()
+        distributor = self._distributor(cur, distributor_id)
+        if distributor is None:
+            raise NotFound(f"distributor {distributor_id} not found")
+        if distributor["status"] != "active":
+            raise DistributorMayNotQuote(
+                f"distributor {distributor_id} is {distributor['status']}: it may not quote")
+        skus = [line["sku"] for line in request["lines"]]
+        now = _now()
+        products = self._products(cur, skus)
+        entries = store.price_entries(cur, skus)
+        prices, errors = {}, []
+        for i, sku in enumerate(skus):
+            product = products.get(sku)
+            price = domain.price_in_force(entries[sku], now)
+            if product is None:
+                errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
+            elif product["status"] != "active":
+                errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product['status']}"})
+            elif price is None:
+                errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
+            else:
+                prices[sku] = price
+        currencies = {p.currency for p in prices.values()}
+        if not errors and len(currencies) > 1:
+            errors.append({"field": "lines", "message": f"lines are priced in {sorted(currencies)}"})
+        if errors:
+            raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+        tier = store.tier(cur, distributor["tier"])
+        validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
+        result = domain.quote([(line["sku"], line["qty"]) for line in request["lines"]], prices, tier,
+                              store.live_promotions(cur, skus, now), now, validity)
+        body = QuoteSchema().dump({**result.__dict__, "distributor_id": distributor["id"],
+                                   "tier": tier.name, "price_version": store.price_version(cur),
+                                   "created_at": now})
+        body["id"] = store.insert_quote(cur, distributor["id"], body, now)
+        return body
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_unit_prices(self, distributor_id, skus: list[str]) -> dict:
+        """One unit of each SKU at the caller's tier (catalog views); unpriced SKUs are left out."""
+        cur = self.db.cursor()
+        distributor = self._distributor(cur, distributor_id)
+        if distributor is None:
+            raise NotFound(f"distributor {distributor_id} not found")
+        tier = store.tier(cur, distributor["tier"])
+        now = _now()
+        entries = store.price_entries(cur, skus)
+        promotions = store.live_promotions(cur, skus, now)
+        out = {}
+        for sku in skus:
+            price = domain.price_in_force(entries[sku], now)
+            if price is None:
+                continue
+            out[sku] = UnitPriceSchema().dump({
+                "list_price": price.list_price, "currency": price.currency,
+                "retail_price": domain.retail_price(price.list_price,
+                                                    domain.best_promotion(promotions, sku, now)),
+                "unit_price": domain.wholesale_unit_price(price.list_price, price.floor_price,
+                                                          tier.discount_pct, domain.volume_discount(tier, 1)),
+                "tier_discount_pct": tier.discount_pct})
+        return out
+
+    # ---- parity -------------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=ServiceError)
+    def record_observation(self, payload: dict, actor: str) -> dict:
+        fields = load(ObservationSchema(), payload)
+        if fields["observed_at"] > _now() + CLOCK_SKEW:
+            raise InvalidPricing.for_field("observed_at", "must not be in the future")
+        cur = self.db.cursor()
+        distributor = None
+        if not fields["seller"].startswith("brand:"):
+            distributor = self._distributor(cur, fields["seller"])
+            if distributor is None:
+                raise InvalidPricing.for_field("seller", f"no distributor {fields['seller']}")
+        sku, at = fields["sku"], fields["observed_at"]
+        price = domain.price_in_force(store.price_entries(cur, [sku])[sku], at)
+        if price is None:
+            raise InvalidPricing.for_field("sku", f"no list price for {sku!r} in force at observed_at")
+        promotion = domain.best_promotion(store.live_promotions(cur, [sku], at), sku, at)
+        expected = domain.retail_price(price.list_price, promotion)
+        tolerance = Decimal(str(setting(self.config, "PARITY_TOLERANCE_PCT", "0")))
+        check = domain.check_parity(fields["observed_price"], expected, tolerance)
+        observation_id = store.insert_observation(
+            cur, fields, distributor["id"] if distributor else None, check, actor, _now())
+        if check.result == "violation" and distributor and not distributor["flagged_for_review"]:
+            times = store.violation_times(cur, fields["seller"], at - domain.FLAG_WINDOW, at)
+            if domain.reaches_flag(times, at):
+                store.flag_distributor(cur, distributor["id"])
+                add_events(cur, [new_event("distributor_flagged", {
+                    "distributor_id": distributor["id"], "violations": len(times),
+                    "window_days": domain.FLAG_WINDOW.days, "observed_at": at.isoformat()})])
+        return OBSERVATION.dump(store.observation(cur, observation_id))
+
+    @rpc(expected_exceptions=ServiceError)
+    def list_violations(self, query: dict) -> dict:
+        params = load(ViolationQuerySchema(), query)
+        after = decode_cursor(params.pop("cursor"))
+        if after is not None and not (isinstance(after, list) and len(after) == 3):
+            raise InvalidPricing.for_field("cursor", "malformed cursor")
+        limit = params.pop("limit")
+        rows = store.list_violations(self.db.cursor(), params, after, limit)
+        result = page(rows, limit, key=lambda r: [r["seller"], r["observed_at"].isoformat(), r["id"]])
+        result["items"] = OBSERVATION.dump(result["items"], many=True)
+        return result
+
+    @timer(interval=RELAY_INTERVAL)
+    def relay_events(self):
+        relay(self.db, self.dispatch)

@@ -1,0 +1,228 @@
+"""Pricing SQL. Rows become domain values at this boundary."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable
+
+import psycopg2.extras
+
+from pricing.domain import GreenChannel, PriceEntry, Promotion, Tier, VolumeBreak
+
+PRICE_COLUMNS = "id, sku, list_price, floor_price, currency, effective_from, set_by, set_at"
+PROMOTION_COLUMNS = ("id, name, discount_pct, starts_at, ends_at, skus, status, green_channel, "
+                     "created_by, created_at, decided_by, decided_at, reason")
+
+
+def bump_price_version(cur) -> int:
+    cur.execute("UPDATE price_version SET version = version + 1 RETURNING version")
+    return cur.fetchone()["version"]
+
+
+def price_version(cur) -> int:
+    cur.execute("SELECT version FROM price_version")
+    return cur.fetchone()["version"]
+
+
+# ---- list prices --------------------------------------------------------------------------------
+
+
+def _entry(r: dict) -> PriceEntry:
+    return PriceEntry(r["id"], r["sku"], r["list_price"], r["floor_price"], r["currency"],
+                      r["effective_from"], r["set_by"], r["set_at"])
+
+
+def insert_price(cur, sku: str, fields: dict, actor: str, now: datetime) -> None:
+    cur.execute("INSERT INTO list_prices (sku, list_price, floor_price, currency, effective_from, "
+                "set_by, set_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (sku, fields["list_price"], fields["floor_price"], fields["currency"],
+                 fields["effective_from"], actor, now))
+
+
+def price_entries(cur, skus: Iterable[str]) -> dict[str, list[PriceEntry]]:
+    skus = list(skus)
+    cur.execute(f"SELECT {PRICE_COLUMNS} FROM list_prices WHERE sku = ANY(%s) "
+                "ORDER BY sku, effective_from, id", (skus,))
+    out: dict[str, list[PriceEntry]] = {s: [] for s in skus}
+    for r in cur.fetchall():
+        out[r["sku"]].append(_entry(r))
+    return out
+
+
+# ---- tiers and the green channel ----------------------------------------------------------------
+
+
+def _tier(r: dict) -> Tier:
+    return Tier(r["name"], r["discount_pct"], tuple(
+        VolumeBreak(b["min_qty"], Decimal(b["extra_discount_pct"])) for b in r["volume_breaks"]))
+
+
+def tiers(cur) -> list[Tier]:
+    cur.execute("SELECT name, discount_pct, volume_breaks FROM tiers ORDER BY discount_pct DESC, name")
+    return [_tier(r) for r in cur.fetchall()]
+
+
+def tier(cur, name: str) -> Tier | None:
+    cur.execute("SELECT name, discount_pct, volume_breaks FROM tiers WHERE name = %s", (name,))
+    row = cur.fetchone()
+    return _tier(row) if row else None
+
+
+def save_tier(cur, t: Tier, actor: str, now: datetime) -> None:
+    breaks = [{"min_qty": b.min_qty, "extra_discount_pct": str(b.extra_discount_pct)}
+              for b in sorted(t.volume_breaks, key=lambda b: b.min_qty)]
+    cur.execute("UPDATE tiers SET discount_pct = %s, volume_breaks = %s, updated_by = %s, "
+                "updated_at = %s WHERE name = %s",
+                (t.discount_pct, psycopg2.extras.Json(breaks), actor, now, t.name))
+
+
+def green_channel(cur) -> GreenChannel:
+    cur.execute("SELECT max_discount_pct, max_duration_hours FROM green_channel")
+    r = cur.fetchone()
+    return GreenChannel(r["max_discount_pct"], r["max_duration_hours"])
+
+
+def save_green_channel(cur, g: GreenChannel, actor: str, now: datetime) -> None:
+    cur.execute("UPDATE green_channel SET max_discount_pct = %s, max_duration_hours = %s, "
+                "updated_by = %s, updated_at = %s", (g.max_discount_pct, g.max_duration_hours, actor, now))
+
+
+# ---- promotions ---------------------------------------------------------------------------------
+
+
+def _promotion(r: dict) -> Promotion:
+    return Promotion(r["id"], r["name"], r["discount_pct"], r["starts_at"], r["ends_at"],
+                     tuple(r["skus"]) if r["skus"] is not None else None, r["status"])
+
+
+def insert_promotion(cur, fields: dict, status: str, green: bool, actor: str, now: datetime) -> dict:
+    cur.execute(
+        "INSERT INTO promotions (name, discount_pct, starts_at, ends_at, skus, status, green_channel, "
+        f"created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {PROMOTION_COLUMNS}",
+        (fields["name"], fields["discount_pct"], fields["starts_at"], fields["ends_at"],
+         fields.get("skus"), status, green, actor, now))
+    return cur.fetchone()
+
+
+def promotion_row(cur, promotion_id: int, for_update: bool = False) -> dict | None:
+    cur.execute(f"SELECT {PROMOTION_COLUMNS} FROM promotions WHERE id = %s"
+                + (" FOR UPDATE" if for_update else ""), (promotion_id,))
+    return cur.fetchone()
+
+
+def decide_promotion(cur, promotion_id: int, status: str, actor: str, now: datetime,
+                     reason: str | None) -> dict:
+    cur.execute(f"UPDATE promotions SET status = %s, decided_by = %s, decided_at = %s, reason = %s "
+                f"WHERE id = %s RETURNING {PROMOTION_COLUMNS}", (status, actor, now, reason, promotion_id))
+    return cur.fetchone()
+
+
+def list_promotions(cur, status: str | None, after: int | None, limit: int) -> list[dict]:
+    where, args = [], []
+    if status:
+        where.append("status = %s")
+        args.append(status)
+    if after is not None:
+        where.append("id > %s")
+        args.append(after)
+    sql = f"SELECT {PROMOTION_COLUMNS} FROM promotions" + (" WHERE " + " AND ".join(where) if where else "")
+    cur.execute(sql + " ORDER BY id LIMIT %s", (*args, limit + 1))
+    return cur.fetchall()
+
+
+def live_promotions(cur, skus: Iterable[str], at: datetime) -> list[Promotion]:
+    """Approved promotions active at ``at`` that cover any of ``skus`` (or every SKU)."""
+    cur.execute(f"SELECT {PROMOTION_COLUMNS} FROM promotions WHERE status = 'approved' "
+                "AND starts_at <= %s AND ends_at > %s AND (skus IS NULL OR skus && %s)",
+                (at, at, list(skus)))
+    return [_promotion(r) for r in cur.fetchall()]
+
+
+# ---- quotes and observations --------------------------------------------------------------------
+
+
+def insert_quote(cur, distributor_id: int, body: dict[str, Any], now: datetime) -> int:
+    cur.execute("INSERT INTO quotes (distributor_id, body, created_at) VALUES (%s, %s, %s) RETURNING id",
+                (distributor_id, psycopg2.extras.Json(body), now))
+    return cur.fetchone()["id"]
+
+
+OBSERVATION_COLUMNS = ("o.id, o.channel, o.seller, o.distributor_id, o.sku, o.observed_price, "
+                       "o.observed_at, o.source_url, o.result, o.direction, o.expected_price, "
+                       "o.deviation_pct, coalesce(d.flagged_for_review, false) AS flagged_for_review")
+
+
+def insert_observation(cur, fields: dict, distributor_id: int | None, check, actor: str,
+                       now: datetime) -> int:
+    cur.execute(
+        "INSERT INTO observations (channel, seller, distributor_id, sku, observed_price, observed_at, "
+        "source_url, result, direction, expected_price, deviation_pct, created_by, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (fields["channel"], fields["seller"], distributor_id, fields["sku"], fields["observed_price"],
+         fields["observed_at"], fields["source_url"], check.result, check.direction,
+         check.expected_price, check.deviation_pct, actor, now))
+    return cur.fetchone()["id"]
+
+
+def observation(cur, observation_id: int) -> dict:
+    cur.execute(f"SELECT {OBSERVATION_COLUMNS} FROM observations o "
+                "LEFT JOIN distributors d ON d.id = o.distributor_id WHERE o.id = %s", (observation_id,))
+    return cur.fetchone()
+
+
+def violation_times(cur, seller: str, since: datetime, until: datetime) -> list[datetime]:
+    cur.execute("SELECT observed_at FROM observations WHERE seller = %s AND result = 'violation' "
+                "AND observed_at > %s AND observed_at <= %s", (seller, since, until))
+    return [r["observed_at"] for r in cur.fetchall()]
+
+
+def list_violations(cur, filters: dict, after: list | None, limit: int) -> list[dict]:
+    """By seller (distributor) and time; the cursor is the last (seller, observed_at, id)."""
+    where, args = ["o.result = 'violation'"], []
+    if filters.get("distributor_id"):
+        where.append("o.distributor_id = %s")
+        args.append(filters["distributor_id"])
+    for key, clause in (("seller", "o.seller = %s"), ("sku", "o.sku = %s"),
+                        ("since", "o.observed_at >= %s"), ("until", "o.observed_at < %s")):
+        if filters.get(key):
+            where.append(clause)
+            args.append(filters[key])
+    if after is not None:
+        where.append("(o.seller, o.observed_at, o.id) > (%s, %s::timestamptz, %s)")
+        args += after
+    cur.execute(f"SELECT {OBSERVATION_COLUMNS} FROM observations o "
+                "LEFT JOIN distributors d ON d.id = o.distributor_id WHERE " + " AND ".join(where)
+                + " ORDER BY o.seller, o.observed_at, o.id LIMIT %s", (*args, limit + 1))
+    return cur.fetchall()
+
+
+# ---- read models --------------------------------------------------------------------------------
+
+
+def products(cur, skus: Iterable[str]) -> dict[str, dict]:
+    cur.execute("SELECT sku, status, version FROM products WHERE sku = ANY(%s)", (list(skus),))
+    return {r["sku"]: r for r in cur.fetchall()}
+
+
+def upsert_product(cur, sku: str, status: str, version: int) -> None:
+    """Apply a product fact unless a newer one is already here (events may arrive out of order)."""
+    cur.execute("INSERT INTO products (sku, status, version) VALUES (%s, %s, %s) "
+                "ON CONFLICT (sku) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version "
+                "WHERE products.version < EXCLUDED.version", (sku, status, version))
+
+
+def distributor(cur, distributor_id: int) -> dict | None:
+    cur.execute("SELECT id, tier, status, version, flagged_for_review FROM distributors WHERE id = %s",
+                (distributor_id,))
+    return cur.fetchone()
+
+
+def upsert_distributor(cur, distributor_id: int, tier: str, status: str, version: int) -> None:
+    cur.execute("INSERT INTO distributors (id, tier, status, version) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier, status = EXCLUDED.status, "
+                "version = EXCLUDED.version WHERE distributors.version < EXCLUDED.version",
+                (distributor_id, tier, status, version))
+
+
+def flag_distributor(cur, distributor_id: int) -> None:
+    cur.execute("UPDATE distributors SET flagged_for_review = true WHERE id = %s", (distributor_id,))

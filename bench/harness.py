@@ -21,8 +21,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 for p in ("services/common", "services/catalog", "services/distributors", "services/pricing", "gateway"):
     sys.path.insert(0, str(ROOT / p))
 
-from common.testing import (SERVICES, drop_vhost, fresh_database, free_port, issue_key,  # noqa: E402
-                            make_vhost, service_env, start, wait_ready)
+from common.testing import (  # noqa: E402
+    SERVICES,
+    drop_vhost,
+    free_port,
+    fresh_database,
+    issue_key,
+    make_vhost,
+    service_env,
+    start,
+    wait_ready,
+)
 
 PG = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 RABBIT = (os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672"),

@@ -12,9 +12,8 @@ import statistics
 import threading
 import time
 
-from harness import issue, running_system
-
 from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
+from harness import issue, running_system
 
 
 def credit_code(i: int) -> str:

@@ -1,11 +1,11 @@
 """The one table from exceptions to HTTP statuses, and the gateway's own refusals."""
 from __future__ import annotations
 
+import distributors.errors
+import pricing.errors
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 import catalog.errors
-import distributors.errors
-import pricing.errors
 from common import errors as base
 
 

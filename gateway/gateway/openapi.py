@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from gateway.http import ROUTES, RouteSpec
+from pricing.schemas import MoneyField, PercentField
 
 CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
 
@@ -69,11 +70,14 @@ def _operation(spec: RouteSpec) -> dict:
 
 @lru_cache(maxsize=1)
 def build_spec() -> dict:
+    plugin = MarshmallowPlugin()
     spec = APISpec(
         title="Distribution and channel management API", version="1.0.0", openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[plugin],
         info={"description": "Distributors, the brand's sales team and its storefronts."},
     )
+    for decimal_field in (fields.Decimal, MoneyField, PercentField):
+        plugin.map_to_openapi_type(decimal_field, "string", "decimal")
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemSchema)
     paths: dict[str, dict] = {}
@@ -82,3 +86,4 @@ def build_spec() -> dict:
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+

@@ -8,15 +8,15 @@ from typing import Any
 
 import eventlet
 import structlog
+from distributors import schemas as distributor_schemas
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
+from pricing import schemas as pricing_schemas
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from catalog import schemas as catalog_schemas
-from distributors import schemas as distributor_schemas
-from pricing import schemas as pricing_schemas
 from common.config import Settings, setting
 from common.db import Database
 from common.errors import InvalidInput, NotFound

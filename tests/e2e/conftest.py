@@ -96,13 +96,35 @@ class Client:
         return self.request("DELETE", path, **kw)
 
 
+def onboard_distributor(base_url: str, manager_key: str, application: dict, tier: str = "gold") -> dict:
+    """Apply and approve through the API; returns the approval (distributor_id, api_key)."""
+    receipt = requests.post(f"{base_url}/v1/applications", json=application, timeout=30)
+    receipt.raise_for_status()
+    approved = requests.post(f"{base_url}/v1/admin/applications/{receipt.json()['id']}/approve",
+                             json={"tier": tier}, timeout=30,
+                             headers={"Authorization": f"Bearer {manager_key}"})
+    approved.raise_for_status()
+    return approved.json()
+
+
+SHANGHAI_DISTRIBUTOR = {
+    "company_name": "Shanghai Cotton Home Ltd", "credit_code": "91350100M000100Y43",
+    "contact": {"name": "Zhang Min", "phone": "13800001111", "email": "zhang@sh-cotton.cn"},
+    "address": "100 Nanjing Rd", "province": "Shanghai", "city": "Shanghai",
+    "locations": [{"name": "Shanghai DC", "lat": 31.23, "lon": 121.47}],
+    "requested_tier": "gold", "channels": ["offline_store", "tmall"],
+}
+
+
 @pytest.fixture(scope="session")
 def keys(system):
+    manager = system.issue_key("manager")
+    approved = onboard_distributor(system.base_url, manager, SHANGHAI_DISTRIBUTOR)
     return {
-        "manager": system.issue_key("manager"),
+        "manager": manager,
         "sales": system.issue_key("sales"),
         "channel": system.issue_key("channel", channel="tmall"),
-        "distributor": system.issue_key("distributor", distributor="D-1"),
+        "distributor": approved["api_key"],
     }
 
 

@@ -4,9 +4,9 @@ import random
 
 import psycopg2
 import pytest
+from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 from conftest import Client
-from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 
 def new_code() -> str:

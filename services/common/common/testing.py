@@ -16,8 +16,8 @@ from common.migrate import drop_database, migrate
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SERVICES = ("catalog", "distributors", "pricing", "gateway")  # in start order
-PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in ("services/common", "services/catalog", "services/distributors", "services/pricing",
-                                                   "gateway"))
+PACKAGE_DIRS = ("services/common", "services/catalog", "services/distributors", "services/pricing", "gateway")
+PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in PACKAGE_DIRS)
 
 
 def _mgmt(mgmt_url: str):

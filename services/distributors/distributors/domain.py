@@ -16,7 +16,7 @@ CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 3
 
 def credit_code_check_character(first17: str) -> str:
     """The 18th character: 31 − (Σ value × weight mod 31), with 31 written as 0."""
-    total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS))
+    total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from nameko.events import EventDispatcher
 from nameko.timer import timer
@@ -18,12 +18,28 @@ from common.outbox import RELAY_INTERVAL, add_events, first_delivery, new_event,
 from common.pagination import decode_cursor, page
 from common.schemas import PageQuerySchema, load
 from distributors import domain, store
-from distributors.errors import (ApplicationNotFound, CreditCodeTaken, DistributorNotFound,
-                                 InvalidApplication, LocationNotFound)
-from distributors.schemas import (ApplicationQuerySchema, ApplicationSchema, ApplicationViewSchema,
-                                  ApproveSchema, DistributorAdminSchema, DistributorQuerySchema,
-                                  DistributorSchema, LocationCreateSchema, LocationPatchSchema,
-                                  LocationSchema, OptionalReasonSchema, ReasonSchema, TierChangeSchema)
+from distributors.errors import (
+    ApplicationNotFound,
+    CreditCodeTaken,
+    DistributorNotFound,
+    InvalidApplication,
+    LocationNotFound,
+)
+from distributors.schemas import (
+    ApplicationQuerySchema,
+    ApplicationSchema,
+    ApplicationViewSchema,
+    ApproveSchema,
+    DistributorAdminSchema,
+    DistributorQuerySchema,
+    DistributorSchema,
+    LocationCreateSchema,
+    LocationPatchSchema,
+    LocationSchema,
+    OptionalReasonSchema,
+    ReasonSchema,
+    TierChangeSchema,
+)
 
 APPLICATION_VIEW = ApplicationViewSchema()
 LOCATION = LocationSchema()
@@ -32,7 +48,7 @@ DISTRIBUTOR_ADMIN = DistributorAdminSchema()
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _hash_token(token: str) -> str:

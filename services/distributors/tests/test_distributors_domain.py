@@ -1,12 +1,11 @@
 """Distributor rules on plain values: the GB 32100-2015 check, screening and both state machines."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from distributors import domain
 from distributors.errors import DistributorNotActive, IllegalTransition, InvalidApplication
 
-NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 # unified social credit codes published by well-known companies on their sites and licences
 PUBLISHED = [

@@ -1,17 +1,23 @@
 """The distributors service in a real nameko container on real RabbitMQ and PostgreSQL."""
 import time
 
+import distributors.errors
 import pytest
+from distributors.errors import (
+    ApplicationNotFound,
+    CreditCodeTaken,
+    DistributorNotActive,
+    IllegalTransition,
+    InvalidApplication,
+    LocationNotFound,
+)
+from distributors.service import DistributorsService
 from nameko.standalone.rpc import ServiceRpcProxy
 
 import common.errors
-import distributors.errors
 from common.db import Database, transaction
 from common.entrypoints import event_handler
 from common.outbox import first_delivery
-from distributors.errors import (ApplicationNotFound, CreditCodeTaken, DistributorNotActive,
-                                 IllegalTransition, InvalidApplication, LocationNotFound)
-from distributors.service import DistributorsService
 
 common.errors.make_deserializable(common.errors, distributors.errors)
 
@@ -96,7 +102,7 @@ def test_the_whole_lifecycle_dispatches_each_event_once_with_its_fields(service,
                             "distributor_suspended", "distributor_reinstated",
                             "distributor_tier_changed", "distributor_terminated"])
     by_kind = {kind: payload for kind, payload in got}
-    for kind, payload in got:
+    for _kind, payload in got:
         assert payload["event_id"] and payload["occurred_at"] and payload["request_id"] == "req-7"
     approved_event = by_kind["distributor_approved"]["distributor"]
     assert approved_event["id"] == did and approved_event["tier"] == "platinum"

@@ -2,10 +2,10 @@
 of its formula. No I/O; time is passed in."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Sequence
 
 from pricing.errors import IllegalPromotionChange
 

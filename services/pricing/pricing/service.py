@@ -1,7 +1,7 @@
 """Pricing entrypoints: load → read → decide (domain) → write (+ outbox) → dump."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from nameko.events import EventDispatcher
@@ -18,13 +18,34 @@ from common.outbox import RELAY_INTERVAL, add_events, first_delivery, new_event,
 from common.pagination import decode_cursor, page
 from common.schemas import load
 from pricing import domain, store
-from pricing.errors import (DistributorMayNotQuote, InvalidPricing, PriceNotFound, ProductNotPriceable,
-                            ProductUnknown, PromotionNotFound, TierNotFound)
-from pricing.schemas import (GreenChannelSchema, ObservationResultSchema, ObservationSchema,
-                             PriceEntrySchema, PriceSetSchema, PromotionCreateSchema, PromotionQuerySchema,
-                             PromotionSchema, QuoteRequestSchema, QuoteSchema, RejectSchema,
-                             RetailPriceSchema, RetailQuerySchema, TierSchema, TierSetSchema,
-                             UnitPriceSchema, ViolationQuerySchema)
+from pricing.errors import (
+    DistributorMayNotQuote,
+    InvalidPricing,
+    PriceNotFound,
+    ProductNotPriceable,
+    ProductUnknown,
+    PromotionNotFound,
+    TierNotFound,
+)
+from pricing.schemas import (
+    GreenChannelSchema,
+    ObservationResultSchema,
+    ObservationSchema,
+    PriceEntrySchema,
+    PriceSetSchema,
+    PromotionCreateSchema,
+    PromotionQuerySchema,
+    PromotionSchema,
+    QuoteRequestSchema,
+    QuoteSchema,
+    RejectSchema,
+    RetailPriceSchema,
+    RetailQuerySchema,
+    TierSchema,
+    TierSetSchema,
+    UnitPriceSchema,
+    ViolationQuerySchema,
+)
 
 PRICE_ENTRY = PriceEntrySchema()
 PROMOTION = PromotionSchema()
@@ -34,7 +55,7 @@ CLOCK_SKEW = timedelta(minutes=1)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _int_id(value, error: type[ServiceError], what: str) -> int:

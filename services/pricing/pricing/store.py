@@ -1,9 +1,10 @@
 """Pricing SQL. Rows become domain values at this boundary."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import psycopg2.extras
 

@@ -7,9 +7,9 @@ from functools import lru_cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
+from pricing.schemas import MoneyField, PercentField
 
 from gateway.http import ROUTES, RouteSpec
-from pricing.schemas import MoneyField, PercentField
 
 CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from nameko.events import EventDispatcher
-from nameko.timer import timer
-
 from catalog import domain, store
 from catalog.errors import InvalidProduct, ProductNotFound
 from catalog.schemas import (
@@ -23,7 +20,7 @@ from common.entrypoints import rpc
 from common.errors import ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging
-from common.outbox import RELAY_INTERVAL, add_events, new_event, relay
+from common.outbox import OutboxRelay, add_events, new_event
 from common.pagination import decode_cursor, page
 from common.schemas import load
 
@@ -44,7 +41,7 @@ class CatalogService:
 
     db = Database("catalog")
     log = WorkerLogging()
-    dispatch = EventDispatcher()
+    outbox = OutboxRelay()
     config = Settings()
 
     @staticmethod
@@ -162,7 +159,3 @@ class CatalogService:
         target = Config(self.config).target_new_ratio
         report = domain.assortment(counts.get(domain.NEW, 0), counts.get(domain.CLASSIC, 0), target)
         return AssortmentSchema().dump(report)
-
-    @timer(interval=RELAY_INTERVAL)
-    def relay_events(self):
-        relay(self.db, self.dispatch)

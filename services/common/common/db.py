@@ -22,6 +22,9 @@ from common.config import database_url, setting
 
 psycopg2.extras.register_uuid()
 
+# connections whose open transaction wrote outbox rows (see common.outbox.add_events)
+EVENT_WRITERS: set[int] = set()
+
 
 def connect(url: str):
     return psycopg2.connect(url)
@@ -65,6 +68,7 @@ class Database(DependencyProvider):
         self.service = service
         self.pool = None
         self._tx: dict[int, Transaction] = {}
+        self.on_events_committed: list = []  # callbacks, e.g. the outbox relay's wake-up
 
     def setup(self):
         config = self.container.config
@@ -89,9 +93,14 @@ class Database(DependencyProvider):
         tx = self._tx.get(id(worker_ctx))
         if tx is None or tx.conn is None:
             return exc_info
+        wrote_events = id(tx.conn) in EVENT_WRITERS
+        EVENT_WRITERS.discard(id(tx.conn))
         try:
             if exc_info is None:
                 tx.commit()
+                if wrote_events:
+                    for callback in self.on_events_committed:
+                        callback()
             else:
                 tx.rollback()
         except psycopg2.Error:

@@ -17,8 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import eventlet
+import eventlet.queue
 import psycopg2.extras
 import structlog
+from nameko.events import EventDispatcher
+
+from common.db import EVENT_WRITERS, Database
 
 RELAY_BATCH = 500
 RELAY_INTERVAL = 0.2  # seconds between outbox polls
@@ -39,6 +44,7 @@ def add_events(cur, events: list[tuple[str, dict[str, Any]]]) -> None:
     """Write events to the outbox inside the caller's transaction."""
     if not events:
         return
+    EVENT_WRITERS.add(id(cur.connection))
     psycopg2.extras.execute_values(
         cur,
         "INSERT INTO outbox (event_id, event_type, payload, occurred_at) VALUES %s",
@@ -47,7 +53,7 @@ def add_events(cur, events: list[tuple[str, dict[str, Any]]]) -> None:
     )
 
 
-def relay(tx, dispatch: Callable[[str, dict], None]) -> int:
+def relay(conn, publish: Callable[[str, dict], None]) -> int:
     """Publish unpublished events in order, marking them published in the same transaction.
 
     Rows are locked with SKIP LOCKED so two relays (two replicas) never publish the same row
@@ -55,26 +61,72 @@ def relay(tx, dispatch: Callable[[str, dict], None]) -> int:
     """
     sent = 0
     while True:
-        cur = tx.cursor()
-        cur.execute(
-            "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL "
-            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            (RELAY_BATCH,),
-        )
-        rows = cur.fetchall()
-        if not rows:
-            break
-        for row in rows:
-            dispatch(row["event_type"], row["payload"])
-        cur.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
-                    ([r["id"] for r in rows],))
-        tx.commit()
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(
+                "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (RELAY_BATCH,),
+            )
+            rows = cur.fetchall()
+            for row in rows:
+                publish(row["event_type"], row["payload"])
+            if rows:
+                cur.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)",
+                            ([r["id"] for r in rows],))
+        conn.commit()
         sent += len(rows)
         if len(rows) < RELAY_BATCH:
             break
     if sent:
-        structlog.get_logger().info("outbox_relayed", events=sent)
+        structlog.get_logger().debug("outbox_relayed", events=sent)
     return sent
+
+
+class OutboxRelay(EventDispatcher):
+    """Publishes the service's outbox to ``<service>.events``: woken as soon as a worker commits
+    events, and every ``RELAY_INTERVAL`` as a safety net (events left by a crash, another replica)."""
+
+    def setup(self):
+        super().setup()
+        self._wake = eventlet.queue.LightQueue()
+        self._database().on_events_committed.append(self.wake)
+
+    def start(self):
+        super().start()
+        self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+
+    def wake(self) -> None:
+        self._wake.put(True)
+
+    def get_dependency(self, worker_ctx):
+        return self.wake
+
+    def _database(self) -> Database:
+        return next(p for p in self.container.dependencies if isinstance(p, Database))
+
+    def _run(self) -> None:
+        log = structlog.get_logger()
+        while True:
+            try:
+                self._wake.get(timeout=RELAY_INTERVAL)
+            except eventlet.queue.Empty:
+                pass
+            while not self._wake.empty():  # many commits, one pass
+                self._wake.get_nowait()
+            pool = self._database().pool
+            conn = pool.getconn()
+            try:
+                relay(conn, self._publish)
+            except Exception:  # keep relaying; the rows stay unpublished until it works
+                conn.rollback()
+                log.exception("outbox_relay_failed")
+                eventlet.sleep(1)
+            finally:
+                pool.putconn(conn)
+
+    def _publish(self, event_type: str, payload: dict) -> None:
+        self.publisher.publish(payload, exchange=self.exchange, routing_key=event_type,
+                               extra_headers={"nameko.request_id": payload.get("request_id") or ""})
 
 
 def first_delivery(cur, consumer: str, event_id: str) -> bool:

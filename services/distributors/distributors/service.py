@@ -6,15 +6,12 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
-from nameko.events import EventDispatcher
-from nameko.timer import timer
-
 from common.db import Database
 from common.entrypoints import event_handler, rpc
 from common.errors import ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging
-from common.outbox import RELAY_INTERVAL, add_events, first_delivery, new_event, relay
+from common.outbox import OutboxRelay, add_events, first_delivery, new_event
 from common.pagination import decode_cursor, page
 from common.schemas import PageQuerySchema, load
 from distributors import domain, store
@@ -71,7 +68,7 @@ class DistributorsService:
 
     db = Database("distributors")
     log = WorkerLogging()
-    dispatch = EventDispatcher()
+    outbox = OutboxRelay()
 
     # ---- shared reads ---------------------------------------------------------------------------
 
@@ -301,7 +298,3 @@ class DistributorsService:
         if first_delivery(cur, "distributors.flagged", payload["event_id"]):
             if store.flag_for_review(cur, int(payload["distributor_id"]), _now()):
                 self.log.info("distributor_flagged_for_review", distributor_id=payload["distributor_id"])
-
-    @timer(interval=RELAY_INTERVAL)
-    def relay_events(self):
-        relay(self.db, self.dispatch)

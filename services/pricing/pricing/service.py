@@ -4,9 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from nameko.events import EventDispatcher
 from nameko.rpc import RpcProxy
-from nameko.timer import timer
 
 from common.config import Settings, setting
 from common.db import Database
@@ -14,7 +12,7 @@ from common.entrypoints import event_handler, rpc
 from common.errors import NotFound, ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging
-from common.outbox import RELAY_INTERVAL, add_events, first_delivery, new_event, relay
+from common.outbox import OutboxRelay, add_events, first_delivery, new_event
 from common.pagination import decode_cursor, page
 from common.schemas import load
 from pricing import domain, store
@@ -74,7 +72,7 @@ class PricingService:
     db = Database("pricing")
     log = WorkerLogging()
     config = Settings()
-    dispatch = EventDispatcher()
+    outbox = OutboxRelay()
     catalog = RpcProxy("catalog")
     distributors = RpcProxy("distributors")
 
@@ -433,7 +431,3 @@ class PricingService:
         result = page(rows, limit, key=lambda r: [r["seller"], r["observed_at"].isoformat(), r["id"]])
         result["items"] = OBSERVATION.dump(result["items"], many=True)
         return result
-
-    @timer(interval=RELAY_INTERVAL)
-    def relay_events(self):
-        relay(self.db, self.dispatch)

@@ -43,7 +43,7 @@ class Transaction:
         return self.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
 
     def repeatable_read(self) -> None:
-        """Read every query of this worker from one snapshot; call before the first query."""
+        """Read the rest of this transaction from one snapshot; call before its first query."""
         if self.conn is None:
             self.conn = self._pool.getconn()
         with self.conn.cursor() as cur:

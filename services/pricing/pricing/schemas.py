@@ -151,9 +151,8 @@ class RejectSchema(Schema):
 
 class GreenChannelSchema(Schema):
     max_discount_pct = PercentField(required=True)
-    max_duration_hours = fields.Decimal(required=True, as_string=True, allow_nan=False,
-                                        validate=validate.Range(min=Decimal(0), max=Decimal(24 * 366),
-                                                                min_inclusive=False))
+    max_duration_hours = PercentField(required=True, validate=validate.Range(
+        min=Decimal(0), max=Decimal(24 * 366), min_inclusive=False))
 
 
 # ---- tiers --------------------------------------------------------------------------------------

@@ -4,12 +4,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import distributors.errors
 from nameko.rpc import RpcProxy
 
+import catalog.errors
+import common.errors
 from common.config import Settings, setting
 from common.db import Database
 from common.entrypoints import event_handler, rpc
-from common.errors import NotFound, ServiceError
+from common.errors import NotFound, ServiceError, make_deserializable
 from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
@@ -44,6 +47,9 @@ from pricing.schemas import (
     UnitPriceSchema,
     ViolationQuerySchema,
 )
+
+# what the services pricing calls raise comes back as their own exceptions, not RemoteError
+make_deserializable(common.errors, catalog.errors, distributors.errors)
 
 PRICE_ENTRY = PriceEntrySchema()
 PROMOTION = PromotionSchema()
@@ -82,8 +88,10 @@ class PricingService:
 
     # ---- read models: a miss is resolved by asking the owner, never refused ------------------------
 
-    def _products(self, cur, skus: list[str]) -> dict[str, dict]:
-        known = store.products(cur, skus)
+    def _products(self, cur, skus: list[str], fresh: bool = False) -> dict[str, dict]:
+        """Products by SKU from the read model; a miss (or every SKU, when ``fresh``) is asked of
+        the catalog and written back."""
+        known = {} if fresh else store.products(cur, skus)
         missing = [s for s in dict.fromkeys(skus) if s not in known]
         if missing:
             for sku, product in self.catalog.get_products(missing).items():
@@ -164,7 +172,8 @@ class PricingService:
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
         cur = self.db.cursor()
-        product = self._products(cur, [sku]).get(sku)
+        # a price change is rare and must see a discontinuation acknowledged a moment ago
+        product = self._products(cur, [sku], fresh=True).get(sku)
         if product is None:
             raise ProductUnknown(f"product {sku!r} not found")
         if product["status"] == "discontinued":
@@ -322,9 +331,9 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def create_quote(self, distributor_id, payload: dict) -> dict:
-        """Every line priced from one snapshot (REPEATABLE READ) at one instant."""
+        """Every line priced from one snapshot (REPEATABLE READ) at one instant: a quote never mixes
+        two price versions."""
         request = load(QuoteRequestSchema(), payload)
-        self.db.repeatable_read()
         cur = self.db.cursor()
         distributor = self._distributor(cur, distributor_id)
         if distributor is None:
@@ -333,8 +342,12 @@ class PricingService:
             raise DistributorMayNotQuote(
                 f"distributor {distributor_id} is {distributor['status']}: it may not quote")
         skus = [line["sku"] for line in request["lines"]]
-        now = _now()
         products = self._products(cur, skus)
+        # read-model refreshes end here; every price below comes from one snapshot
+        self.db.commit()
+        self.db.repeatable_read()
+        cur = self.db.cursor()
+        now = _now()
         entries = store.price_entries(cur, skus)
         prices, errors = {}, []
         for i, sku in enumerate(skus):

@@ -1,0 +1,135 @@
+"""The pricing service with the real catalog and distributors services on real RabbitMQ and
+PostgreSQL: its read models follow their events, apply each once and in version order, and a miss is
+resolved by asking the owner."""
+import time
+from datetime import UTC
+
+import distributors.errors
+import pricing.errors
+import pytest
+from distributors.service import DistributorsService
+from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ClusterRpcProxy
+from pricing.errors import DistributorMayNotQuote, InvalidPricing, ProductNotPriceable
+from pricing.service import PricingService
+
+import catalog.errors
+import common.errors
+from catalog.service import CatalogService
+from common.db import transaction
+
+common.errors.make_deserializable(common.errors, catalog.errors, distributors.errors, pricing.errors)
+
+APPLICATION = {
+    "company_name": "Nanjing Linen Co.", "credit_code": "91110108551385082Q",
+    "contact": {"name": "Chen Jie", "phone": "13900002222", "email": "chen@nj-linen.cn"},
+    "address": "2 Zhongshan Rd", "province": "Jiangsu", "city": "Nanjing",
+    "locations": [{"name": "Nanjing DC", "lat": 32.06, "lon": 118.80}],
+    "requested_tier": "gold", "channels": ["jd"],
+}
+
+
+@pytest.fixture
+def rpc(amqp_uri, catalog_db, distributors_db, pricing_db, container_factory):
+    base = {"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 4}
+    for cls, db in ((CatalogService, catalog_db), (DistributorsService, distributors_db),
+                    (PricingService, pricing_db)):
+        container_factory(cls, {**base, "DATABASE_URL": db}).start()
+    with ClusterRpcProxy(base, context_data={"request_id": "req-p"}) as cluster:
+        cluster.config = base
+        cluster.pricing_db = pricing_db
+        yield cluster
+
+
+def read_model(db, sql, args, until, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        with transaction(db) as cur:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+        if until(row) or time.monotonic() > deadline:
+            return row
+        time.sleep(0.05)
+
+
+def test_a_product_is_priceable_at_once_and_its_discontinuation_is_respected(rpc):
+    rpc.catalog.create_product({"sku": "A", "name": "a", "category": "c", "lifecycle": "new",
+                                "status": "active"}, "sales:1")
+    doc = rpc.pricing.set_price("A", {"list_price": "100.00", "floor_price": "50.00"}, "manager:1")
+    assert doc["current"]["list_price"] == "100.00"
+    rpc.catalog.discontinue_product("A", "manager:1")
+    with pytest.raises(ProductNotPriceable):
+        rpc.pricing.set_price("A", {"list_price": "90.00", "floor_price": "50.00"}, "manager:1")
+    row = read_model(rpc.pricing_db, "SELECT status, version FROM products WHERE sku = %s", ("A",),
+                     lambda r: r and r["status"] == "discontinued")
+    assert (row["status"], row["version"]) == ("discontinued", 2)
+
+
+def test_product_events_apply_once_and_never_go_back_in_version(rpc):
+    dispatch = event_dispatcher(rpc.config)
+    newer = {"event_id": "00000000-0000-0000-0000-000000000002", "occurred_at": "2026-11-22T00:00:01Z",
+             "product": {"sku": "B", "status": "discontinued", "version": 3}}
+    older = {"event_id": "00000000-0000-0000-0000-000000000001", "occurred_at": "2026-11-22T00:00:00Z",
+             "product": {"sku": "B", "status": "active", "version": 2}}
+    dispatch("catalog", "product_discontinued", newer)
+    dispatch("catalog", "product_discontinued", newer)
+    row = read_model(rpc.pricing_db, "SELECT status, version FROM products WHERE sku = %s", ("B",),
+                     lambda r: r is not None)
+    dispatch("catalog", "product_updated", older)
+    time.sleep(0.5)
+    with transaction(rpc.pricing_db) as cur:
+        cur.execute("SELECT status, version FROM products WHERE sku = 'B'")
+        row = cur.fetchone()
+        cur.execute("SELECT count(*) AS n FROM processed_events WHERE event_id = %s", (newer["event_id"],))
+        assert cur.fetchone()["n"] == 1
+    assert (row["status"], row["version"]) == ("discontinued", 3)
+
+
+def test_quotes_follow_the_distributors_lifecycle(rpc):
+    rpc.catalog.create_product({"sku": "Q", "name": "q", "category": "c", "lifecycle": "classic",
+                                "status": "active"}, "s")
+    rpc.pricing.set_price("Q", {"list_price": "199.00", "floor_price": "99.00"}, "m")
+    app = rpc.distributors.submit_application(APPLICATION)
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    quote = rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 2}]})
+    assert (quote["tier"], quote["lines"][0]["unit_price"], quote["total"]) == ("gold", "129.35", "258.70")
+    again = rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 2}]})
+    assert again["price_version"] == quote["price_version"] and again["lines"] == quote["lines"]
+
+    rpc.distributors.change_tier(did, {"tier": "platinum"}, "m")
+    read_model(rpc.pricing_db, "SELECT tier FROM distributors WHERE id = %s", (did,),
+               lambda r: r and r["tier"] == "platinum")
+    assert rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 1}]})["lines"][0][
+        "unit_price"] == "119.40"
+
+    rpc.distributors.change_status(did, "suspend", {"reason": "audit"}, "m")
+    read_model(rpc.pricing_db, "SELECT status FROM distributors WHERE id = %s", (did,),
+               lambda r: r and r["status"] == "suspended")
+    with pytest.raises(DistributorMayNotQuote):
+        rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 1}]})
+
+
+def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
+    rpc.catalog.create_product({"sku": "F", "name": "f", "category": "c", "lifecycle": "classic",
+                                "status": "active"}, "s")
+    rpc.pricing.set_price("F", {"list_price": "100.00", "floor_price": "50.00"}, "m")
+    app = rpc.distributors.submit_application(APPLICATION)
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    from datetime import datetime, timedelta
+
+    base = datetime.now(UTC)
+    for i in range(3):
+        result = rpc.pricing.record_observation({
+            "channel": "douyin", "seller": str(did), "sku": "F", "observed_price": "80.00",
+            "observed_at": (base + timedelta(seconds=i)).isoformat(),
+            "source_url": "https://www.douyin.com/x"}, "sales:1")
+        assert result["result"] == "violation"
+    assert result["flagged_for_review"] is True
+    deadline = time.monotonic() + 5
+    while not rpc.distributors.get_distributor(did)["flagged_for_review"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with pytest.raises(InvalidPricing):
+        rpc.pricing.record_observation({
+            "channel": "douyin", "seller": "424242", "sku": "F", "observed_price": "80.00",
+            "observed_at": base.isoformat(), "source_url": "https://www.douyin.com/x"}, "sales:1")

@@ -55,6 +55,7 @@ PRICE_ENTRY = PriceEntrySchema()
 PROMOTION = PromotionSchema()
 TIER = TierSchema()
 OBSERVATION = ObservationResultSchema()
+QUOTE = QuoteSchema()
 CLOCK_SKEW = timedelta(minutes=1)
 
 
@@ -331,48 +332,47 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def create_quote(self, distributor_id, payload: dict) -> dict:
-        """Every line priced from one snapshot (REPEATABLE READ) at one instant: a quote never mixes
-        two price versions."""
+        """Every line priced from one snapshot (a single statement) at one instant: a quote never
+        mixes two price versions."""
         request = load(QuoteRequestSchema(), payload)
+        try:
+            number = int(distributor_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"distributor {distributor_id} not found") from None
+        skus = [line["sku"] for line in request["lines"]]
         cur = self.db.cursor()
-        distributor = self._distributor(cur, distributor_id)
-        if distributor is None:
-            raise NotFound(f"distributor {distributor_id} not found")
+        now = _now()
+        inputs = store.quote_inputs(cur, number, skus, now)
+        if inputs.distributor is None or any(sku not in inputs.products for sku in skus):
+            # a read-model miss: ask the owners, then read everything again in one snapshot
+            if self._distributor(cur, number) is None:
+                raise NotFound(f"distributor {distributor_id} not found")
+            self._products(cur, skus)
+            inputs = store.quote_inputs(cur, number, skus, now)
+        distributor = inputs.distributor
         if distributor["status"] != "active":
             raise DistributorMayNotQuote(
                 f"distributor {distributor_id} is {distributor['status']}: it may not quote")
-        skus = [line["sku"] for line in request["lines"]]
-        products = self._products(cur, skus)
-        # read-model refreshes end here; every price below comes from one snapshot
-        self.db.commit()
-        self.db.repeatable_read()
-        cur = self.db.cursor()
-        now = _now()
-        entries = store.price_entries(cur, skus)
-        prices, errors = {}, []
+        errors = []
         for i, sku in enumerate(skus):
-            product = products.get(sku)
-            price = domain.price_in_force(entries[sku], now)
+            product = inputs.products.get(sku)
             if product is None:
                 errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
             elif product["status"] != "active":
                 errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product['status']}"})
-            elif price is None:
+            elif sku not in inputs.prices:
                 errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
-            else:
-                prices[sku] = price
-        currencies = {p.currency for p in prices.values()}
+        currencies = {p.currency for p in inputs.prices.values()}
         if not errors and len(currencies) > 1:
             errors.append({"field": "lines", "message": f"lines are priced in {sorted(currencies)}"})
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
-        tier = store.tier(cur, distributor["tier"])
         validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
-        result = domain.quote([(line["sku"], line["qty"]) for line in request["lines"]], prices, tier,
-                              store.live_promotions(cur, skus, now), now, validity)
-        body = QuoteSchema().dump({**result.__dict__, "distributor_id": distributor["id"],
-                                   "tier": tier.name, "price_version": store.price_version(cur),
-                                   "created_at": now})
+        result = domain.quote([(line["sku"], line["qty"]) for line in request["lines"]], inputs.prices,
+                              inputs.tier, inputs.promotions, now, validity)
+        body = QUOTE.dump({**result.__dict__, "distributor_id": distributor["id"],
+                           "tier": inputs.tier.name, "price_version": inputs.price_version,
+                           "created_at": now})
         body["id"] = store.insert_quote(cur, distributor["id"], body, now)
         return body
 

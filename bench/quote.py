@@ -1,0 +1,64 @@
+"""POST /v1/quotes with 5 lines through the gateway at 1 and 20 connections, beside the bare
+gateway→RPC echo floor measured in the same run.
+
+    .venv/bin/python bench/quote.py [--seconds 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.request
+
+from harness import issue, load, running_system
+
+
+def call(base: str, method: str, path: str, key: str, body: dict) -> dict:
+    req = urllib.request.Request(f"{base}{path}", method=method, data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}",
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+    with running_system() as (base, gateway_db):
+        manager = issue(gateway_db, "manager")
+        skus = [f"BENCH-{i}" for i in range(5)]
+        for i, sku in enumerate(skus):
+            call(base, "POST", "/v1/admin/products", manager, {
+                "sku": sku, "name": sku, "category": "towels", "lifecycle": "classic", "status": "active"})
+            call(base, "PUT", f"/v1/admin/prices/{sku}", manager,
+                 {"list_price": f"{99 + i * 50}.00", "floor_price": "49.00"})
+        call(base, "PUT", "/v1/admin/tiers/gold", manager, {"discount_pct": 35, "volume_breaks": [
+            {"min_qty": 10, "extra_discount_pct": 2}, {"min_qty": 100, "extra_discount_pct": 5}]})
+        receipt = call(base, "POST", "/v1/applications", manager, {
+            "company_name": "Bench Co", "credit_code": "91350100M000100Y43",
+            "contact": {"name": "B", "phone": "13812345678", "email": "b@example.cn"},
+            "address": "1 Rd", "province": "Jiangsu", "city": "Suzhou",
+            "locations": [{"name": "DC", "lat": 31.3, "lon": 120.6}],
+            "requested_tier": "gold", "channels": ["tmall"]})
+        dist = call(base, "POST", f"/v1/admin/applications/{receipt['id']}/approve", manager,
+                    {"tier": "gold"})["api_key"]
+        headers = {"Authorization": f"Bearer {dist}", "Content-Type": "application/json"}
+        body = json.dumps({"lines": [{"sku": s, "qty": q} for s, q in zip(skus, (1, 5, 12, 40, 150),
+                                                                         strict=True)]}).encode()
+        rows = []
+        for connections in (1, 20):
+            echo = load(base, "GET", "/v1/diagnostics/echo", headers, None, connections, args.seconds)
+            quote = load(base, "POST", "/v1/quotes", headers, body, connections, args.seconds)
+            rows.append((connections, echo, quote))
+    print(f"{'route':<34}{'conns':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
+    for connections, echo, quote in rows:
+        for name, r in (("echo (gateway→RPC floor)", echo), ("POST /v1/quotes (5 lines)", quote)):
+            print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
+                  f"{r['errors']:>8}")
+        print(f"{'ratio quote/echo':<34}{connections:>6}{quote['p50_ms'] / echo['p50_ms']:>9.2f}"
+              f"{quote['p99_ms'] / echo['p99_ms']:>9.2f}{quote['rps'] / echo['rps']:>9.2f}")
+    print("targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
+
+
+if __name__ == "__main__":
+    main()

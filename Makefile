@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 GATEWAY_PORT ?= 8000
 export GATEWAY_PORT
-export PYTHONPATH := $(CURDIR)/services/common:$(CURDIR)/services/catalog:$(CURDIR)/services/distributors:$(CURDIR)/services/pricing:$(CURDIR)/gateway
+export PYTHONPATH := $(CURDIR)/services/common:$(CURDIR)/services/catalog:$(CURDIR)/services/distributors:$(CURDIR)/services/pricing:$(CURDIR)/services/fulfillment:$(CURDIR)/gateway
 export PYTHON := $(CURDIR)/$(PY)
 
 .PHONY: run test api-key venv bench lint

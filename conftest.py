@@ -125,3 +125,14 @@ def pricing_db(pricing_db_url):
                     "('platinum', 40, 'default'), ('gold', 35, 'default'), ('silver', 30, 'default')")
         cur.execute("INSERT INTO green_channel VALUES (true, 10, 72, 'default', now())")
     return pricing_db_url
+
+
+@pytest.fixture(scope="session")
+def fulfillment_db_url(pg_server):
+    return fresh_database(pg_server, "dcm_test_fulfillment", "fulfillment")
+
+
+@pytest.fixture
+def fulfillment_db(fulfillment_db_url):
+    truncate_all(fulfillment_db_url)
+    return fulfillment_db_url

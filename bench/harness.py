@@ -18,7 +18,8 @@ import warnings
 
 warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-for p in ("services/common", "services/catalog", "services/distributors", "services/pricing", "gateway"):
+for p in ("services/common", "services/catalog", "services/distributors", "services/pricing", "services/fulfillment",
+          "gateway"):
     sys.path.insert(0, str(ROOT / p))
 
 from common.testing import (  # noqa: E402

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import distributors.errors
+import fulfillment.errors
 import pricing.errors
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
@@ -40,7 +41,8 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (UnknownService, 503),
 ]
 
-REMOTE_ERROR_MODULES = (base, catalog.errors, distributors.errors, pricing.errors)
+REMOTE_ERROR_MODULES = (base, catalog.errors, distributors.errors, pricing.errors,
+                        fulfillment.errors)
 
 
 def register_remote_errors() -> None:

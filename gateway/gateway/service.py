@@ -9,6 +9,7 @@ from typing import Any
 import eventlet
 import structlog
 from distributors import schemas as distributor_schemas
+from fulfillment import schemas as fulfillment_schemas
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
@@ -21,9 +22,9 @@ from common.config import Settings, setting
 from common.db import Database
 from common.errors import InvalidInput, NotFound
 from common.logs import WorkerLogging
-from common.schemas import load
+from common.schemas import PageQuerySchema, load
 from gateway import auth, store
-from gateway.auth import DISTRIBUTOR, MANAGER, SALES, Principal
+from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
 from gateway.errors import PayloadTooLarge, register_remote_errors, status_for
 from gateway.http import json_response, route
 from gateway.idempotency import request_fingerprint, run_once
@@ -35,7 +36,7 @@ register_remote_errors()
 ADMIN = (MANAGER, SALES)
 MANAGER_ONLY = (MANAGER,)
 ANY_ROLE = auth.ROLES
-SERVICES = ("catalog", "distributors", "pricing")
+SERVICES = ("catalog", "distributors", "pricing", "fulfillment")
 READY_TIMEOUT = 2.0
 
 log = structlog.get_logger("gateway")
@@ -84,6 +85,7 @@ class GatewayService:
     catalog = RpcProxy("catalog")
     distributors = RpcProxy("distributors")
     pricing = RpcProxy("pricing")
+    fulfillment = RpcProxy("fulfillment")
 
     key_cache = auth.KeyCache()
 
@@ -310,6 +312,89 @@ class GatewayService:
            response=pricing_schemas.QuoteSchema)
     def create_quote(self, call):
         return self.pricing.create_quote(call.principal.distributor_id, call.body)
+
+    # ---- fulfilment: distributors' stock and assignments -------------------------------------------
+
+    @route("GET", "/v1/locations/<location_id>/stock", roles=(DISTRIBUTOR,), tag="fulfilment",
+           summary="Stock of one of your locations", query=PageQuerySchema,
+           response=fulfillment_schemas.StockPageSchema)
+    def get_stock(self, call, location_id):
+        return self.fulfillment.get_stock(call.principal.distributor_id, location_id, call.query)
+
+    @route("PUT", "/v1/locations/<location_id>/stock", roles=(DISTRIBUTOR,), tag="fulfilment",
+           summary="Upload a full stock snapshot (unlisted SKUs become 0)",
+           body=fulfillment_schemas.StockSnapshotSchema, response=fulfillment_schemas.SnapshotResultSchema,
+           max_body=16 * 1024 * 1024)
+    def put_stock(self, call, location_id):
+        return self.fulfillment.put_stock(call.principal.distributor_id, location_id, call.body)
+
+    @route("POST", "/v1/locations/<location_id>/stock/adjustments", roles=(DISTRIBUTOR,),
+           tag="fulfilment", summary="Apply stock deltas, all or nothing",
+           body=fulfillment_schemas.AdjustmentsSchema, response=fulfillment_schemas.AdjustmentsResultSchema)
+    def adjust_stock(self, call, location_id):
+        return self.fulfillment.adjust_stock(call.principal.distributor_id, location_id, call.body)
+
+    @route("GET", "/v1/assignments", roles=(DISTRIBUTOR,), tag="fulfilment",
+           summary="Your assignments (filter: status)", query=fulfillment_schemas.AssignmentQuerySchema,
+           response=fulfillment_schemas.AssignmentPageSchema)
+    def list_assignments(self, call):
+        return self.fulfillment.list_assignments(call.principal.distributor_id, call.query)
+
+    @route("POST", "/v1/assignments/<assignment_id>/accept", roles=(DISTRIBUTOR,), tag="fulfilment",
+           summary="Accept an assignment", response=fulfillment_schemas.AssignmentSchema)
+    def accept_assignment(self, call, assignment_id):
+        return self.fulfillment.accept_assignment(call.principal.distributor_id, assignment_id)
+
+    @route("POST", "/v1/assignments/<assignment_id>/reject", roles=(DISTRIBUTOR,), tag="fulfilment",
+           summary="Reject an assignment (it is re-routed without you)",
+           body=fulfillment_schemas.RejectSchema, response=fulfillment_schemas.AssignmentSchema)
+    def reject_assignment(self, call, assignment_id):
+        return self.fulfillment.reject_assignment(call.principal.distributor_id, assignment_id, call.body)
+
+    @route("POST", "/v1/assignments/<assignment_id>/ship", roles=(DISTRIBUTOR,), tag="fulfilment",
+           summary="Ship an accepted assignment", body=fulfillment_schemas.ShipSchema,
+           response=fulfillment_schemas.AssignmentSchema)
+    def ship_assignment(self, call, assignment_id):
+        return self.fulfillment.ship_assignment(call.principal.distributor_id, assignment_id, call.body)
+
+    # ---- fulfilment: storefronts -----------------------------------------------------------------
+
+    @route("POST", "/v1/orders", roles=(CHANNEL,), status=201, tag="orders",
+           summary="Submit an order; it is routed to the nearest distributors at once",
+           body=fulfillment_schemas.OrderCreateSchema, response=fulfillment_schemas.OrderSchema)
+    def create_order(self, call):
+        result = self.fulfillment.create_order(call.principal.channel, call.body)
+        if result["replayed"]:
+            return json_response(200, result["order"], {"Idempotent-Replayed": "true"})
+        return json_response(201, result["order"], {"Location": f"/v1/orders/{result['order']['id']}"})
+
+    @route("GET", "/v1/orders/<order_id>", roles=(CHANNEL,), tag="orders", summary="One of your orders",
+           response=fulfillment_schemas.OrderSchema)
+    def get_order(self, call, order_id):
+        return self.fulfillment.get_order(call.principal.channel, order_id)
+
+    @route("POST", "/v1/orders/<order_id>/cancel", roles=(CHANNEL,), tag="orders",
+           summary="Cancel one of your orders (releases its reservations)",
+           response=fulfillment_schemas.OrderSchema)
+    def cancel_order(self, call, order_id):
+        return self.fulfillment.cancel_order(call.principal.channel, order_id, call.actor)
+
+    # ---- fulfilment: sales team ------------------------------------------------------------------
+
+    @route("GET", "/v1/admin/orders", roles=ADMIN, tag="orders", summary="Orders (filters: channel, status)",
+           query=fulfillment_schemas.OrderQuerySchema, response=fulfillment_schemas.OrderPageSchema)
+    def list_orders(self, call):
+        return self.fulfillment.list_orders(call.query)
+
+    @route("GET", "/v1/admin/orders/<order_id>", roles=ADMIN, tag="orders",
+           summary="An order with its routing explanation", response=fulfillment_schemas.OrderAdminSchema)
+    def admin_get_order(self, call, order_id):
+        return self.fulfillment.get_order(None, order_id)
+
+    @route("POST", "/v1/admin/orders/<order_id>/cancel", roles=ADMIN, tag="orders",
+           summary="Cancel an order", response=fulfillment_schemas.OrderAdminSchema)
+    def admin_cancel_order(self, call, order_id):
+        return self.fulfillment.cancel_order(None, order_id, call.actor)
 
     # ---- distributor onboarding: applicants -------------------------------------------------------
 

@@ -17,6 +17,7 @@ from common.config import database_url
 
 # which package holds each service's migrations/
 PACKAGES = {"catalog": "catalog", "distributors": "distributors", "pricing": "pricing",
+            "fulfillment": "fulfillment",
             "gateway": "gateway"}
 
 

@@ -15,8 +15,9 @@ import requests
 from common.migrate import drop_database, migrate
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SERVICES = ("catalog", "distributors", "pricing", "gateway")  # in start order
-PACKAGE_DIRS = ("services/common", "services/catalog", "services/distributors", "services/pricing", "gateway")
+SERVICES = ("catalog", "distributors", "pricing", "fulfillment", "gateway")  # in start order
+PACKAGE_DIRS = ("services/common", "services/catalog", "services/distributors", "services/pricing",
+                "services/fulfillment", "gateway")
 PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in PACKAGE_DIRS)
 
 

@@ -12,6 +12,8 @@ EXPECTED = {
                      "processed_events"},
     "pricing": {"price_version", "list_prices", "tiers", "green_channel", "promotions", "quotes",
                 "observations", "products", "distributors", "outbox", "processed_events"},
+    "fulfillment": {"distributors", "locations", "stock", "orders", "assignments", "outbox",
+                    "processed_events"},
     "gateway": {"api_keys", "idempotency_keys"},
 }
 

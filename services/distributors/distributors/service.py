@@ -244,6 +244,17 @@ class DistributorsService:
     # ---- locations (the distributor's own) -----------------------------------------------------
 
     @rpc(expected_exceptions=ServiceError)
+    def get_location(self, location_id) -> dict:
+        """Any location by id, for services that keep a read model of locations."""
+        number = _id(location_id, LocationNotFound, "location")
+        cur = self.db.cursor()
+        cur.execute("SELECT distributor_id FROM locations WHERE id = %s", (number,))
+        row = cur.fetchone()
+        if row is None:
+            raise LocationNotFound(f"location {location_id} not found")
+        return LOCATION.dump(store.get_location(cur, number, row["distributor_id"]))
+
+    @rpc(expected_exceptions=ServiceError)
     def list_locations(self, distributor_id, query: dict) -> dict:
         params = load(PageQuerySchema(), query)
         cur = self.db.cursor()

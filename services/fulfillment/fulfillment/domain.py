@@ -1,0 +1,221 @@
+"""Pure fulfilment rules: great-circle distance, the routing decision and the assignment state
+machine. Deterministic; no I/O; time passed in."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fulfillment.errors import IllegalAssignmentChange
+
+EARTH_RADIUS_KM = 6371.0
+MAX_SHIPMENTS = 3
+FRESHNESS = timedelta(hours=24)
+ACCEPT_TIMEOUT = timedelta(minutes=30)
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine on a sphere of radius 6371.0 km."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+# ---- routing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Location:
+    """A location as routing sees it, with its available stock of the ordered SKUs."""
+
+    id: int
+    distributor_id: int
+    lat: float
+    lon: float
+    service_radius_km: float
+    active: bool
+    distributor_active: bool
+    fresh: dict[str, int] = field(default_factory=dict)  # sku → available, synced within the window
+    stale: dict[str, int] = field(default_factory=dict)  # sku → available, older stock
+
+
+@dataclass(frozen=True)
+class Shipment:
+    location_id: int
+    distributor_id: int
+    distance_km: float
+    lines: tuple[tuple[str, int], ...]
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    location_id: int
+    distributor_id: int
+    distance_km: float
+    available: int
+    chosen: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    shipments: tuple[Shipment, ...]
+    backordered: tuple[tuple[str, int], ...]
+    candidates: tuple[Candidate, ...]
+
+
+def _whole(lines: dict[str, int], stock: dict[str, int]) -> bool:
+    return all(stock.get(sku, 0) >= qty for sku, qty in lines.items())
+
+
+def _units(lines: dict[str, int], stock: dict[str, int]) -> int:
+    return sum(stock.get(sku, 0) for sku in lines)
+
+
+def _place(remaining: dict[str, int], offers: list[tuple[float, Location, dict[str, int]]],
+           slots: int, stale: bool) -> tuple[list[Shipment], set[int]]:
+    """Steps 2 and 3 of SPEC over one kind of stock: the nearest location that ships everything
+    left, else a nearest-first split within ``slots`` shipments. Mutates ``remaining``."""
+    usable = [(d, loc, stock) for d, loc, stock in offers
+              if any(stock.get(sku, 0) > 0 for sku, qty in remaining.items() if qty > 0)]
+    want = {sku: qty for sku, qty in remaining.items() if qty > 0}
+    if not want or slots <= 0 or not usable:
+        return [], set()
+    whole = [(d, -_units(want, stock), loc.id, loc, stock) for d, loc, stock in usable
+             if _whole(want, stock)]
+    if whole:
+        d, _, _, loc, stock = min(whole, key=lambda w: w[:3])
+        for sku in want:
+            remaining[sku] = 0
+        return [Shipment(loc.id, loc.distributor_id, d, tuple(sorted(want.items())), stale)], {loc.id}
+    shipments, chosen = [], set()
+    for d, loc, stock in sorted(usable, key=lambda u: (u[0], -_units(want, u[2]), u[1].id)):
+        if len(shipments) >= slots:
+            break
+        take = {sku: min(qty, stock.get(sku, 0)) for sku, qty in remaining.items() if qty > 0}
+        take = {sku: q for sku, q in take.items() if q > 0}
+        if not take:
+            continue
+        for sku, q in take.items():
+            remaining[sku] -= q
+        shipments.append(Shipment(loc.id, loc.distributor_id, d, tuple(sorted(take.items())), stale))
+        chosen.add(loc.id)
+    return shipments, chosen
+
+
+def route(lines: list[tuple[str, int]], lat: float, lon: float, locations: list[Location],
+          excluded_distributors: frozenset[int] = frozenset(), max_shipments: int = MAX_SHIPMENTS
+          ) -> Decision:
+    """Decide who ships what for the order lines to (lat, lon). Fresh stock first; what it cannot
+    place goes over stale stock with the same rules, inside the same shipment limit."""
+    wanted: dict[str, int] = {}
+    for sku, qty in lines:
+        wanted[sku] = wanted.get(sku, 0) + qty
+    remaining = dict(wanted)
+    verdicts: dict[int, tuple[float, int, str]] = {}
+    fresh_offers, stale_offers = [], []
+    for loc in sorted(locations, key=lambda x: x.id):
+        d = round(distance_km(lat, lon, loc.lat, loc.lon), 1)
+        units = _units(wanted, loc.fresh) + _units(wanted, loc.stale)
+        if loc.distributor_id in excluded_distributors:
+            verdicts[loc.id] = (d, units, "excluded_after_reject")
+        elif not loc.distributor_active:
+            verdicts[loc.id] = (d, units, "distributor_inactive")
+        elif not loc.active:
+            verdicts[loc.id] = (d, units, "location_inactive")
+        elif distance_km(lat, lon, loc.lat, loc.lon) > loc.service_radius_km:
+            verdicts[loc.id] = (d, units, "out_of_radius")
+        elif units == 0:
+            verdicts[loc.id] = (d, units, "no_stock")
+        else:
+            verdicts[loc.id] = (d, units, "")
+            if _units(wanted, loc.fresh):
+                fresh_offers.append((d, loc, loc.fresh))
+            if _units(wanted, loc.stale):
+                stale_offers.append((d, loc, loc.stale))
+    shipments, chosen = _place(remaining, fresh_offers, max_shipments, stale=False)
+    stale_shipments, stale_chosen = _place(remaining, stale_offers, max_shipments - len(shipments),
+                                           stale=True)
+    shipments += stale_shipments
+    chosen |= stale_chosen
+    by_id = {loc.id: loc for loc in locations}
+    unplaced = any(qty > 0 for qty in remaining.values())
+    candidates = []
+    for loc_id, (d, units, reason) in sorted(verdicts.items(), key=lambda v: (v[1][0], v[0])):
+        loc = by_id[loc_id]
+        if loc_id in chosen:
+            reason = "chosen"
+        elif not reason:
+            reason = _why_not(loc, wanted, unplaced, len(shipments) >= max_shipments)
+        candidates.append(Candidate(loc_id, loc.distributor_id, d, units, loc_id in chosen, reason))
+    backordered = tuple((sku, qty) for sku, qty in remaining.items() if qty > 0)
+    return Decision(tuple(_merge(shipments)), backordered, tuple(candidates))
+
+
+def _why_not(loc: Location, wanted: dict[str, int], unplaced: bool, limit_reached: bool) -> str:
+    """Why an eligible location with stock was passed over."""
+    if not _units(wanted, loc.fresh):
+        return "stale_stock"
+    if unplaced and limit_reached:
+        return "shipment_limit"
+    if not _whole(wanted, loc.fresh):
+        return "insufficient_stock"
+    return "farther"  # it could ship everything, but a nearer location (or a tie-break) won
+
+
+def _merge(shipments: list[Shipment]) -> list[Shipment]:
+    """A location chosen over both fresh and stale stock ships once."""
+    merged: dict[int, Shipment] = {}
+    for s in shipments:
+        if s.location_id in merged:
+            old = merged[s.location_id]
+            qty = dict(old.lines)
+            for sku, q in s.lines:
+                qty[sku] = qty.get(sku, 0) + q
+            merged[s.location_id] = Shipment(s.location_id, s.distributor_id, s.distance_km,
+                                             tuple(sorted(qty.items())), old.stale or s.stale)
+        else:
+            merged[s.location_id] = s
+    return list(merged.values())
+
+
+# ---- orders and assignments ---------------------------------------------------------------------
+
+PENDING, ACCEPTED, SHIPPED, REJECTED, REROUTED, CANCELLED = (
+    "pending", "accepted", "shipped", "rejected", "rerouted", "cancelled")
+OPEN = (PENDING, ACCEPTED)
+
+ASSIGNMENT_MOVES = {
+    "accept": {PENDING: ACCEPTED},
+    "ship": {ACCEPTED: SHIPPED},
+    "reject": {PENDING: REJECTED, ACCEPTED: REJECTED},
+    "reroute": {PENDING: REROUTED, ACCEPTED: REROUTED},
+    "cancel": {PENDING: CANCELLED, ACCEPTED: CANCELLED},
+}
+
+
+def move_assignment(status: str, action: str) -> str:
+    allowed = ASSIGNMENT_MOVES[action]
+    if status not in allowed:
+        raise IllegalAssignmentChange(f"cannot {action} an assignment that is {status}")
+    return allowed[status]
+
+
+def order_status(assignment_statuses: list[str], backordered_units: int, cancelled: bool) -> str:
+    """routed | partially_routed | backordered | shipped | cancelled, from the live assignments."""
+    if cancelled:
+        return "cancelled"
+    live = [s for s in assignment_statuses if s in (PENDING, ACCEPTED, SHIPPED)]
+    if not live:
+        return "backordered"
+    if backordered_units:
+        return "partially_routed"
+    if all(s == SHIPPED for s in live):
+        return "shipped"
+    return "routed"
+
+
+def timed_out(created_at: datetime, now: datetime, timeout: timedelta = ACCEPT_TIMEOUT) -> bool:
+    return now - created_at > timeout

@@ -1,0 +1,262 @@
+"""Fulfillment SQL: read models, stock with conditional reservations, orders and assignments."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import psycopg2.extras
+
+from fulfillment.domain import Location
+
+Json = psycopg2.extras.Json
+
+# ---- read models --------------------------------------------------------------------------------
+
+
+def upsert_distributor(cur, distributor_id: int, status: str, version: int) -> None:
+    cur.execute("INSERT INTO distributors (id, status, version) VALUES (%s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version "
+                "WHERE distributors.version < EXCLUDED.version", (distributor_id, status, version))
+
+
+def distributor_status(cur, distributor_id: int) -> str | None:
+    cur.execute("SELECT status FROM distributors WHERE id = %s", (distributor_id,))
+    row = cur.fetchone()
+    return row["status"] if row else None
+
+
+def upsert_location(cur, loc: dict) -> None:
+    """Apply a location fact unless a newer one is already here."""
+    cur.execute(
+        "INSERT INTO locations (id, distributor_id, name, lat, lon, service_radius_km, active, updated_at) "
+        "VALUES (%(id)s, %(distributor_id)s, %(name)s, %(lat)s, %(lon)s, %(service_radius_km)s, "
+        "%(active)s, %(updated_at)s) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+        "lat = EXCLUDED.lat, lon = EXCLUDED.lon, service_radius_km = EXCLUDED.service_radius_km, "
+        "active = EXCLUDED.active, updated_at = EXCLUDED.updated_at "
+        "WHERE locations.updated_at <= EXCLUDED.updated_at", loc)
+
+
+def location(cur, location_id: int) -> dict | None:
+    cur.execute("SELECT id, distributor_id, active FROM locations WHERE id = %s", (location_id,))
+    return cur.fetchone()
+
+
+def locations_of(cur, distributor_id: int) -> list[int]:
+    cur.execute("SELECT id FROM locations WHERE distributor_id = %s", (distributor_id,))
+    return [r["id"] for r in cur.fetchall()]
+
+
+# ---- candidates for routing ---------------------------------------------------------------------
+
+CANDIDATES_SQL = """
+SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active,
+       coalesce(d.status, 'active') = 'active' AS distributor_active
+  FROM locations l LEFT JOIN distributors d ON d.id = l.distributor_id
+ WHERE earth_box(ll_to_earth(%(lat)s, %(lon)s), %(reach_m)s) @> ll_to_earth(l.lat, l.lon)
+"""
+
+
+def max_radius_km(cur) -> float:
+    cur.execute("SELECT coalesce(max(service_radius_km), 0) AS r FROM locations")
+    return float(cur.fetchone()["r"])
+
+
+def candidates(cur, lat: float, lon: float, skus: list[str], fresh_since: datetime,
+               reach_km: float) -> list[Location]:
+    """Locations within ``reach_km`` (the largest service radius; the GiST index finds them), with
+    the available units of ``skus`` split into fresh and stale stock."""
+    # earthdistance's sphere is 0.11 % larger than 6371 km: widen the box so nothing is missed
+    cur.execute(CANDIDATES_SQL, {"lat": lat, "lon": lon, "reach_m": reach_km * 1000 * 1.01 + 100})
+    rows = cur.fetchall()
+    if not rows:
+        return []
+    cur.execute("SELECT location_id, sku, on_hand - reserved AS available, last_synced_at >= %s AS fresh "
+                "FROM stock WHERE location_id = ANY(%s) AND sku = ANY(%s) AND on_hand > reserved",
+                (fresh_since, [r["id"] for r in rows], skus))
+    fresh: dict[int, dict[str, int]] = {}
+    stale: dict[int, dict[str, int]] = {}
+    for s in cur.fetchall():
+        (fresh if s["fresh"] else stale).setdefault(s["location_id"], {})[s["sku"]] = s["available"]
+    return [Location(r["id"], r["distributor_id"], r["lat"], r["lon"], r["service_radius_km"], r["active"],
+                     r["distributor_active"], fresh.get(r["id"], {}), stale.get(r["id"], {}))
+            for r in rows]
+
+
+# ---- stock --------------------------------------------------------------------------------------
+
+
+def stock_of(cur, location_id: int, after: str | None, limit: int) -> list[dict]:
+    cur.execute("SELECT sku, on_hand, reserved, on_hand - reserved AS available, last_synced_at "
+                "FROM stock WHERE location_id = %s AND (%s::text IS NULL OR sku > %s) "
+                "ORDER BY sku LIMIT %s", (location_id, after, after, limit + 1))
+    return cur.fetchall()
+
+
+def apply_snapshot(cur, location_id: int, items: list[tuple[str, int]], now: datetime) -> list[dict]:
+    """Replace the location's stock with ``items`` (unlisted SKUs become 0). Lines that would put
+    on_hand below what is reserved are not applied and are returned."""
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (sku text PRIMARY KEY, on_hand integer) "
+                "ON COMMIT DELETE ROWS")
+    cur.execute("TRUNCATE incoming")
+    # COPY is not available under eventlet's wait callback; two arrays make one round trip too
+    cur.execute("INSERT INTO incoming (sku, on_hand) SELECT * FROM unnest(%s::text[], %s::integer[])",
+                ([sku for sku, _ in items], [qty for _, qty in items]))
+    cur.execute(
+        "SELECT i.sku, i.on_hand, s.reserved FROM incoming i JOIN stock s "
+        "ON s.location_id = %(loc)s AND s.sku = i.sku WHERE i.on_hand < s.reserved "
+        "UNION ALL SELECT s.sku, 0, s.reserved FROM stock s WHERE s.location_id = %(loc)s "
+        "AND s.reserved > 0 AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.sku = s.sku) ORDER BY 1",
+        {"loc": location_id})
+    rejected = cur.fetchall()
+    cur.execute(
+        "INSERT INTO stock (location_id, sku, on_hand, reserved, last_synced_at) "
+        "SELECT %(loc)s, i.sku, i.on_hand, 0, %(now)s FROM incoming i "
+        "LEFT JOIN stock s ON s.location_id = %(loc)s AND s.sku = i.sku "
+        "WHERE s.sku IS NULL OR i.on_hand >= s.reserved "
+        "ON CONFLICT (location_id, sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, "
+        "last_synced_at = EXCLUDED.last_synced_at",
+        {"loc": location_id, "now": now})
+    cur.execute("UPDATE stock s SET on_hand = 0, last_synced_at = %(now)s WHERE s.location_id = %(loc)s "
+                "AND s.reserved = 0 AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.sku = s.sku)",
+                {"loc": location_id, "now": now})
+    return rejected
+
+
+def apply_adjustment(cur, location_id: int, sku: str, delta: int, now: datetime) -> dict | None:
+    """Add ``delta`` to on_hand unless that breaks on_hand ≥ reserved or on_hand ≥ 0; None if it would."""
+    cur.execute("INSERT INTO stock (location_id, sku, on_hand, reserved, last_synced_at) "
+                "VALUES (%s, %s, 0, 0, %s) ON CONFLICT DO NOTHING", (location_id, sku, now))
+    cur.execute("UPDATE stock SET on_hand = on_hand + %s, last_synced_at = %s "
+                "WHERE location_id = %s AND sku = %s AND on_hand + %s >= reserved AND on_hand + %s >= 0 "
+                "RETURNING sku, on_hand, reserved", (delta, now, location_id, sku, delta, delta))
+    return cur.fetchone()
+
+
+def current_stock(cur, location_id: int, sku: str) -> dict | None:
+    cur.execute("SELECT on_hand, reserved FROM stock WHERE location_id = %s AND sku = %s",
+                (location_id, sku))
+    return cur.fetchone()
+
+
+def reserve(cur, location_id: int, sku: str, qty: int) -> bool:
+    """Take ``qty`` available units or nothing: the condition makes overselling impossible."""
+    cur.execute("UPDATE stock SET reserved = reserved + %s WHERE location_id = %s AND sku = %s "
+                "AND on_hand - reserved >= %s", (qty, location_id, sku, qty))
+    return cur.rowcount == 1
+
+
+def release(cur, location_id: int, sku: str, qty: int) -> None:
+    cur.execute("UPDATE stock SET reserved = reserved - %s WHERE location_id = %s AND sku = %s",
+                (qty, location_id, sku))
+
+
+def consume(cur, location_id: int, sku: str, qty: int) -> None:
+    """A shipment leaves: its reservation and its units go."""
+    cur.execute("UPDATE stock SET reserved = reserved - %s, on_hand = on_hand - %s "
+                "WHERE location_id = %s AND sku = %s", (qty, qty, location_id, sku))
+
+
+# ---- orders and assignments ---------------------------------------------------------------------
+
+ORDER_COLUMNS = ("id, channel, external_id, ship_to, lat, lon, lines, retail, substitutes, retail_total, "
+                 "status, backordered, excluded_distributors, explanation, created_at, updated_at")
+ASSIGNMENT_COLUMNS = ("id, order_id, distributor_id, location_id, distance_km, lines, status, stale_stock, "
+                      "reason, carrier, tracking_no, created_at, updated_at")
+
+
+def insert_order(cur, channel: str, fields: dict, retail: dict, substitutes: dict, retail_total,
+                 now: datetime) -> int | None:
+    """None when the channel already has an order with this external_id."""
+    cur.execute(
+        "INSERT INTO orders (channel, external_id, ship_to, lat, lon, lines, retail, substitutes, "
+        "retail_total, status, created_at, updated_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'new', %s, %s) "
+        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
+        (channel, fields["external_id"], Json(fields["ship_to"]), fields["ship_to"]["lat"],
+         fields["ship_to"]["lon"], Json(fields["lines"]), Json(retail), Json(substitutes), retail_total,
+         now, now))
+    row = cur.fetchone()
+    return row["id"] if row else None
+
+
+def order_by_external_id(cur, channel: str, external_id: str) -> dict | None:
+    cur.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE channel = %s AND external_id = %s",
+                (channel, external_id))
+    return cur.fetchone()
+
+
+def order(cur, order_id: int, for_update: bool = False) -> dict | None:
+    cur.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = %s" + (" FOR UPDATE" if for_update else ""),
+                (order_id,))
+    return cur.fetchone()
+
+
+def save_order(cur, order_id: int, status: str, backordered: list, excluded: Iterable[int],
+               explanation: list, now: datetime) -> None:
+    cur.execute("UPDATE orders SET status = %s, backordered = %s, excluded_distributors = %s, "
+                "explanation = %s, updated_at = %s WHERE id = %s",
+                (status, Json(backordered), sorted(excluded), Json(explanation), now, order_id))
+
+
+def list_orders(cur, filters: dict[str, Any], after: int | None, limit: int) -> list[dict]:
+    where, args = [], []
+    for key in ("channel", "status"):
+        if filters.get(key):
+            where.append(f"{key} = %s")
+            args.append(filters[key])
+    if after is not None:
+        where.append("id < %s")
+        args.append(after)
+    sql = f"SELECT {ORDER_COLUMNS} FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
+    cur.execute(sql + " ORDER BY id DESC LIMIT %s", (*args, limit + 1))
+    return cur.fetchall()
+
+
+def insert_assignment(cur, order_id: int, shipment, now: datetime) -> int:
+    cur.execute(
+        "INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, lines, status, "
+        "stale_stock, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s, %s) RETURNING id",
+        (order_id, shipment.distributor_id, shipment.location_id, shipment.distance_km,
+         Json([{"sku": sku, "qty": qty} for sku, qty in shipment.lines]), shipment.stale, now, now))
+    return cur.fetchone()["id"]
+
+
+def assignments_of(cur, order_ids: list[int]) -> list[dict]:
+    cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE order_id = ANY(%s) ORDER BY id",
+                (order_ids,))
+    return cur.fetchall()
+
+
+def assignment(cur, assignment_id: int, for_update: bool = False) -> dict | None:
+    cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE id = %s"
+                + (" FOR UPDATE" if for_update else ""), (assignment_id,))
+    return cur.fetchone()
+
+
+def set_assignment(cur, assignment_id: int, status: str, now: datetime, reason: str | None = None,
+                   carrier: str | None = None, tracking_no: str | None = None) -> None:
+    cur.execute("UPDATE assignments SET status = %s, updated_at = %s, reason = coalesce(%s, reason), "
+                "carrier = coalesce(%s, carrier), tracking_no = coalesce(%s, tracking_no) WHERE id = %s",
+                (status, now, reason, carrier, tracking_no, assignment_id))
+
+
+def distributor_assignments(cur, distributor_id: int, status: str | None, after: int | None,
+                            limit: int) -> list[dict]:
+    cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE distributor_id = %s "
+                "AND (%s::text IS NULL OR status = %s) AND (%s::bigint IS NULL OR id > %s) "
+                "ORDER BY id LIMIT %s", (distributor_id, status, status, after, after, limit + 1))
+    return cur.fetchall()
+
+
+def open_assignments(cur, distributor_id: int | None = None, location_id: int | None = None) -> list[dict]:
+    cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE status IN ('pending', 'accepted') "
+                "AND (%s::bigint IS NULL OR distributor_id = %s) AND (%s::bigint IS NULL OR location_id = %s) "
+                "ORDER BY id", (distributor_id, distributor_id, location_id, location_id))
+    return cur.fetchall()
+
+
+def overdue_assignments(cur, older_than: datetime, limit: int = 100) -> list[dict]:
+    cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE status = 'pending' "
+                "AND created_at < %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (older_than, limit))
+    return cur.fetchall()

@@ -74,16 +74,18 @@ def _units(lines: dict[str, int], stock: dict[str, int]) -> int:
     return sum(stock.get(sku, 0) for sku in lines)
 
 
-def _place(remaining: dict[str, int], offers: list[tuple[float, Location, dict[str, int]]],
-           slots: int, stale: bool) -> tuple[list[Shipment], set[int]]:
+def _place(remaining: dict[str, int], ordered: dict[str, int],
+           offers: list[tuple[float, Location, dict[str, int]]], slots: int, stale: bool
+           ) -> tuple[list[Shipment], set[int]]:
     """Steps 2 and 3 of SPEC over one kind of stock: the nearest location that ships everything
-    left, else a nearest-first split within ``slots`` shipments. Mutates ``remaining``."""
+    left, else a nearest-first split within ``slots`` shipments; ties go to more available units
+    of the ordered SKUs, then the lower location id. Mutates ``remaining``."""
     usable = [(d, loc, stock) for d, loc, stock in offers
               if any(stock.get(sku, 0) > 0 for sku, qty in remaining.items() if qty > 0)]
     want = {sku: qty for sku, qty in remaining.items() if qty > 0}
     if not want or slots <= 0 or not usable:
         return [], set()
-    whole = [(d, -_units(want, stock), loc.id, loc, stock) for d, loc, stock in usable
+    whole = [(d, -_units(ordered, stock), loc.id, loc, stock) for d, loc, stock in usable
              if _whole(want, stock)]
     if whole:
         d, _, _, loc, stock = min(whole, key=lambda w: w[:3])
@@ -91,7 +93,7 @@ def _place(remaining: dict[str, int], offers: list[tuple[float, Location, dict[s
             remaining[sku] = 0
         return [Shipment(loc.id, loc.distributor_id, d, tuple(sorted(want.items())), stale)], {loc.id}
     shipments, chosen = [], set()
-    for d, loc, stock in sorted(usable, key=lambda u: (u[0], -_units(want, u[2]), u[1].id)):
+    for d, loc, stock in sorted(usable, key=lambda u: (u[0], -_units(ordered, u[2]), u[1].id)):
         if len(shipments) >= slots:
             break
         take = {sku: min(qty, stock.get(sku, 0)) for sku, qty in remaining.items() if qty > 0}
@@ -135,8 +137,8 @@ def route(lines: list[tuple[str, int]], lat: float, lon: float, locations: list[
                 fresh_offers.append((d, loc, loc.fresh))
             if _units(wanted, loc.stale):
                 stale_offers.append((d, loc, loc.stale))
-    shipments, chosen = _place(remaining, fresh_offers, max_shipments, stale=False)
-    stale_shipments, stale_chosen = _place(remaining, stale_offers, max_shipments - len(shipments),
+    shipments, chosen = _place(remaining, wanted, fresh_offers, max_shipments, stale=False)
+    stale_shipments, stale_chosen = _place(remaining, wanted, stale_offers, max_shipments - len(shipments),
                                            stale=True)
     shipments += stale_shipments
     chosen |= stale_chosen

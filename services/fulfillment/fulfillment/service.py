@@ -244,7 +244,7 @@ class FulfillmentService:
         A reservation lost to a concurrent order re-routes from fresh stock figures."""
         skus = list(dict.fromkeys(sku for sku, _ in lines))
         wanted_subs = sorted({s for sku in skus for s in order["substitutes"].get(sku, [])} - set(skus))
-        freshness = timedelta(hours=setting(self.config, "STOCK_FRESHNESS_HOURS", 24))
+        freshness = timedelta(hours=setting(self.config, "STOCK_FRESHNESS_HOURS", 24.0))
         reach = store.max_radius_km(cur)
         for _attempt in range(ROUTE_ATTEMPTS):
             cur.execute("SAVEPOINT routing")
@@ -444,7 +444,7 @@ class FulfillmentService:
     @timer(interval=30)
     def reroute_overdue(self) -> None:
         """A pending assignment not accepted within the timeout is re-routed without its distributor."""
-        timeout = timedelta(minutes=setting(self.config, "ACCEPT_TIMEOUT_MINUTES", 30))
+        timeout = timedelta(minutes=setting(self.config, "ACCEPT_TIMEOUT_MINUTES", 30.0))
         cur = self.db.cursor()
         overdue = store.overdue_assignments(cur, _now() - timeout)
         if overdue:

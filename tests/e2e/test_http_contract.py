@@ -156,7 +156,7 @@ def test_ready_is_503_naming_a_service_that_does_not_answer(system, rabbit, tmp_
         r = None
         for _ in range(100):
             try:
-                r = requests.get(f"{base}/ready", timeout=5)
+                r = requests.get(f"{base}/ready", timeout=30)
                 break
             except requests.ConnectionError:
                 import time

@@ -1,0 +1,178 @@
+"""Fulfilment against real PostgreSQL and RabbitMQ: the nearest search uses its index, a pending
+assignment past the timeout is re-routed by the timer, and stock stays consistent under any sequence
+of uploads, reservations, releases and shipments."""
+import random
+from datetime import UTC, datetime
+
+import distributors.errors
+import fulfillment.errors
+import pricing.errors
+import psycopg2
+import psycopg2.extras
+import pytest
+from distributors.service import DistributorsService
+from fulfillment import store
+from fulfillment.service import FulfillmentService
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_hook
+from pricing.service import PricingService
+
+import catalog.errors
+import common.errors
+from catalog.service import CatalogService
+from common.db import transaction
+
+common.errors.make_deserializable(common.errors, catalog.errors, distributors.errors, pricing.errors,
+                                  fulfillment.errors)
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def test_the_nearest_search_uses_the_gist_index(fulfillment_db):
+    rng = random.Random(7)
+    with transaction(fulfillment_db) as cur:
+        cur.execute("INSERT INTO locations (id, distributor_id, name, lat, lon, service_radius_km, active, "
+                    "updated_at) SELECT g, g, 'l', %s, %s, 50, true, now() FROM generate_series(1, 1) g",
+                    (31.0, 121.0))
+        rows = [(i, i, "loc", rng.uniform(18, 54), rng.uniform(73, 135)) for i in range(2, 20_002)]
+        cur.execute("INSERT INTO locations (id, distributor_id, name, lat, lon, service_radius_km, active, "
+                    "updated_at) SELECT id, did, name, lat, lon, 50, true, now() FROM "
+                    "unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::float8[]) "
+                    "AS t(id, did, name, lat, lon)",
+                    tuple(list(col) for col in zip(*rows, strict=True)))
+    conn = psycopg2.connect(fulfillment_db)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE locations")
+        cur.execute("EXPLAIN " + store.CANDIDATES_SQL, {"lat": 31.23, "lon": 121.47, "reach_m": 50_600})
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    conn.close()
+    assert "locations_earth_idx" in plan, plan
+    assert "Seq Scan on locations" not in plan
+
+
+@pytest.fixture
+def cluster(amqp_uri, catalog_db, distributors_db, pricing_db, fulfillment_db, container_factory):
+    base = {"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 4}
+    containers = {}
+    for cls, db in ((CatalogService, catalog_db), (DistributorsService, distributors_db),
+                    (PricingService, pricing_db), (FulfillmentService, fulfillment_db)):
+        containers[cls.name] = container_factory(cls, {**base, "DATABASE_URL": db})
+        containers[cls.name].start()
+    with ClusterRpcProxy(base) as rpc:
+        yield rpc, containers, fulfillment_db
+
+
+def test_a_pending_assignment_past_the_timeout_is_rerouted(cluster):
+    rpc, containers, db = cluster
+    rpc.catalog.create_product({"sku": "T", "name": "t", "category": "c", "lifecycle": "new",
+                                "status": "active"}, "s")
+    rpc.pricing.set_price("T", {"list_price": "100.00", "floor_price": "50.00"}, "m")
+    app = rpc.distributors.submit_application({
+        "company_name": "Slow Co", "credit_code": "91440300708461136T",
+        "contact": {"name": "S", "phone": "13800000000", "email": "s@slow.cn"}, "address": "x",
+        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}],
+        "requested_tier": "gold", "channels": ["tmall"]})
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    loc = rpc.distributors.get_profile(did)["locations"][0]["id"]
+    rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "T", "on_hand": 3}]})
+    placed = rpc.fulfillment.create_order("tmall", {
+        "external_id": "slow-1", "ship_to": {"name": "c", "phone": "13800000001", "address": "a",
+                                             "lat": 31.21, "lon": 121.41},
+        "lines": [{"sku": "T", "qty": 2}]})["order"]
+    assert placed["status"] == "routed"
+    with transaction(db) as cur:
+        cur.execute("UPDATE assignments SET created_at = now() - interval '31 minutes'")
+    with entrypoint_hook(containers["fulfillment"], "reroute_overdue") as tick:
+        tick()
+    after = rpc.fulfillment.get_order(None, placed["id"])
+    assert after["status"] == "backordered" and after["shipments"] == []
+    assert after["explanation"][-1]["trigger"] == "timeout"
+    assert {c["location_id"]: c["reason"] for c in after["explanation"][-1]["candidates"]}[loc] == \
+        "excluded_after_reject"
+    with transaction(db) as cur:
+        cur.execute("SELECT status FROM assignments")
+        assert [r["status"] for r in cur.fetchall()] == ["rerouted"]
+        cur.execute("SELECT reserved FROM stock")
+        assert cur.fetchone()["reserved"] == 0
+
+
+class StockMachine(RuleBasedStateMachine):
+    """Uploads, deltas, reservations, releases and shipments in any order keep
+    0 ≤ reserved ≤ on_hand and match a plain model."""
+
+    db_url = None
+    SKUS = ("A", "B")
+
+    def __init__(self):
+        super().__init__()
+        self.conn = psycopg2.connect(self.db_url)
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute("TRUNCATE stock")
+        self.model = {sku: [0, 0] for sku in self.SKUS}  # on_hand, reserved
+        self.held: list[tuple[str, int]] = []
+
+    def _cur(self):
+        return self.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+
+    @rule(a=st.integers(0, 20), b=st.integers(0, 20))
+    def upload_snapshot(self, a, b):
+        with self.conn, self._cur() as cur:
+            rejected = {r["sku"] for r in store.apply_snapshot(cur, 1, [("A", a), ("B", b)], NOW)}
+        for sku, qty in (("A", a), ("B", b)):
+            if qty >= self.model[sku][1]:
+                assert sku not in rejected
+                self.model[sku][0] = qty
+            else:
+                assert sku in rejected
+
+    @rule(sku=st.sampled_from(SKUS), delta=st.integers(-10, 10))
+    def adjust(self, sku, delta):
+        with self.conn, self._cur() as cur:
+            applied = store.apply_adjustment(cur, 1, sku, delta, NOW) is not None
+        on_hand, reserved = self.model[sku]
+        assert applied == (on_hand + delta >= reserved and on_hand + delta >= 0)
+        if applied:
+            self.model[sku][0] += delta
+
+    @rule(sku=st.sampled_from(SKUS), qty=st.integers(1, 8))
+    def reserve(self, sku, qty):
+        with self.conn, self._cur() as cur:
+            ok = store.reserve(cur, 1, sku, qty)
+        on_hand, reserved = self.model[sku]
+        assert ok == (on_hand - reserved >= qty)
+        if ok:
+            self.model[sku][1] += qty
+            self.held.append((sku, qty))
+
+    @precondition(lambda self: self.held)
+    @rule(ship=st.booleans())
+    def finish_one(self, ship):
+        sku, qty = self.held.pop(0)
+        with self.conn, self._cur() as cur:
+            (store.consume if ship else store.release)(cur, 1, sku, qty)
+        self.model[sku][1] -= qty
+        if ship:
+            self.model[sku][0] -= qty
+
+    @invariant()
+    def stock_matches_the_model_and_never_oversells(self):
+        with self.conn, self._cur() as cur:
+            cur.execute("SELECT sku, on_hand, reserved, on_hand - reserved AS available FROM stock")
+            rows = {r["sku"]: r for r in cur.fetchall()}
+        for sku, (on_hand, reserved) in self.model.items():
+            row = rows.get(sku, {"on_hand": 0, "reserved": 0, "available": 0})
+            assert (row["on_hand"], row["reserved"]) == (on_hand, reserved)
+            assert row["available"] >= 0 and row["reserved"] >= 0
+
+    def teardown(self):
+        self.conn.close()
+
+
+def test_stock_stays_consistent_under_any_sequence(fulfillment_db):
+    StockMachine.db_url = fulfillment_db
+    run = StockMachine.TestCase
+    run.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
+    run("runTest").runTest()

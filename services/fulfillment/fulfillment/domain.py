@@ -80,20 +80,20 @@ def _place(remaining: dict[str, int], ordered: dict[str, int],
     """Steps 2 and 3 of SPEC over one kind of stock: the nearest location that ships everything
     left, else a nearest-first split within ``slots`` shipments; ties go to more available units
     of the ordered SKUs, then the lower location id. Mutates ``remaining``."""
-    usable = [(d, loc, stock) for d, loc, stock in offers
-              if any(stock.get(sku, 0) > 0 for sku, qty in remaining.items() if qty > 0)]
     want = {sku: qty for sku, qty in remaining.items() if qty > 0}
-    if not want or slots <= 0 or not usable:
+    if not want or slots <= 0:
         return [], set()
-    whole = [(d, -_units(ordered, stock), loc.id, loc, stock) for d, loc, stock in usable
-             if _whole(want, stock)]
+    # (distance, −units of the ordered SKUs, id): the order in which locations are preferred
+    usable = sorted(((d, -_units(ordered, stock), loc.id, loc, stock) for d, loc, stock in offers
+                     if any(stock.get(sku, 0) > 0 for sku in want)), key=lambda u: u[:3])
+    whole = next((u for u in usable if _whole(want, u[4])), None)
     if whole:
-        d, _, _, loc, stock = min(whole, key=lambda w: w[:3])
+        d, _, _, loc, stock = whole
         for sku in want:
             remaining[sku] = 0
         return [Shipment(loc.id, loc.distributor_id, d, tuple(sorted(want.items())), stale)], {loc.id}
     shipments, chosen = [], set()
-    for d, loc, stock in sorted(usable, key=lambda u: (u[0], -_units(ordered, u[2]), u[1].id)):
+    for d, _, _, loc, stock in usable:
         if len(shipments) >= slots:
             break
         take = {sku: min(qty, stock.get(sku, 0)) for sku, qty in remaining.items() if qty > 0}
@@ -119,7 +119,8 @@ def route(lines: list[tuple[str, int]], lat: float, lon: float, locations: list[
     verdicts: dict[int, tuple[float, int, str]] = {}
     fresh_offers, stale_offers = [], []
     for loc in sorted(locations, key=lambda x: x.id):
-        d = round(distance_km(lat, lon, loc.lat, loc.lon), 1)
+        exact = distance_km(lat, lon, loc.lat, loc.lon)
+        d = round(exact, 1)
         units = _units(wanted, loc.fresh) + _units(wanted, loc.stale)
         if loc.distributor_id in excluded_distributors:
             verdicts[loc.id] = (d, units, "excluded_after_reject")
@@ -127,7 +128,7 @@ def route(lines: list[tuple[str, int]], lat: float, lon: float, locations: list[
             verdicts[loc.id] = (d, units, "distributor_inactive")
         elif not loc.active:
             verdicts[loc.id] = (d, units, "location_inactive")
-        elif distance_km(lat, lon, loc.lat, loc.lon) > loc.service_radius_km:
+        elif exact > loc.service_radius_km:
             verdicts[loc.id] = (d, units, "out_of_radius")
         elif units == 0:
             verdicts[loc.id] = (d, units, "no_stock")

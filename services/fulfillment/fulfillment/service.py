@@ -261,8 +261,8 @@ class FulfillmentService:
         cur.execute("RELEASE SAVEPOINT routing")
         for shipment in decision.shipments:
             store.insert_assignment(cur, order["id"], shipment, now)
-        eligible = [loc for loc in locations if next(
-            (c.reason for c in decision.candidates if c.location_id == loc.id), "") not in INELIGIBLE]
+        reasons = {c.location_id: c.reason for c in decision.candidates}
+        eligible = [loc for loc in locations if reasons.get(loc.id) not in INELIGIBLE]
         backordered = []
         for sku, qty in decision.backordered:
             subs = [s for s in order["substitutes"].get(sku, [])

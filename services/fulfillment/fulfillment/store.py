@@ -51,9 +51,18 @@ def locations_of(cur, distributor_id: int) -> list[int]:
 
 CANDIDATES_SQL = """
 SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active,
-       coalesce(d.status, 'active') = 'active' AS distributor_active
-  FROM locations l LEFT JOIN distributors d ON d.id = l.distributor_id
+       coalesce(d.status, 'active') = 'active' AS distributor_active,
+       s.skus, s.available, s.fresh
+  FROM locations l
+  LEFT JOIN distributors d ON d.id = l.distributor_id
+  LEFT JOIN LATERAL (
+        SELECT array_agg(st.sku) AS skus, array_agg(st.on_hand - st.reserved) AS available,
+               array_agg(st.last_synced_at >= %(fresh_since)s) AS fresh
+          FROM stock st
+         WHERE st.location_id = l.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s ON true
  WHERE earth_box(ll_to_earth(%(lat)s, %(lon)s), %(reach_m)s) @> ll_to_earth(l.lat, l.lon)
+   AND earth_distance(ll_to_earth(%(lat)s, %(lon)s), ll_to_earth(l.lat, l.lon))
+       <= l.service_radius_km * 1000 * 1.002 + 100
 """
 
 
@@ -64,23 +73,22 @@ def max_radius_km(cur) -> float:
 
 def candidates(cur, lat: float, lon: float, skus: list[str], fresh_since: datetime,
                reach_km: float) -> list[Location]:
-    """Locations within ``reach_km`` (the largest service radius; the GiST index finds them), with
-    the available units of ``skus`` split into fresh and stale stock."""
-    # earthdistance's sphere is 0.11 % larger than 6371 km: widen the box so nothing is missed
-    cur.execute(CANDIDATES_SQL, {"lat": lat, "lon": lon, "reach_m": reach_km * 1000 * 1.01 + 100})
-    rows = cur.fetchall()
-    if not rows:
-        return []
-    cur.execute("SELECT location_id, sku, on_hand - reserved AS available, last_synced_at >= %s AS fresh "
-                "FROM stock WHERE location_id = ANY(%s) AND sku = ANY(%s) AND on_hand > reserved",
-                (fresh_since, [r["id"] for r in rows], skus))
-    fresh: dict[int, dict[str, int]] = {}
-    stale: dict[int, dict[str, int]] = {}
-    for s in cur.fetchall():
-        (fresh if s["fresh"] else stale).setdefault(s["location_id"], {})[s["sku"]] = s["available"]
-    return [Location(r["id"], r["distributor_id"], r["lat"], r["lon"], r["service_radius_km"], r["active"],
-                     r["distributor_active"], fresh.get(r["id"], {}), stale.get(r["id"], {}))
-            for r in rows]
+    """Locations whose service radius (give or take the 0.2 % by which earthdistance's sphere is
+    larger than 6371 km: routing decides on haversine) may reach the customer, found through the GiST
+    index within ``reach_km`` (the largest radius), each with the available units of ``skus`` split
+    into fresh and stale stock: one round trip, plain tuples, since this is the hot path."""
+    with cur.connection.cursor() as tcur:
+        tcur.execute(CANDIDATES_SQL, {"lat": lat, "lon": lon, "reach_m": reach_km * 1000 * 1.01 + 100,
+                                      "skus": skus, "fresh_since": fresh_since})
+        rows = tcur.fetchall()
+    out = []
+    for r in rows:
+        fresh: dict[str, int] = {}
+        stale: dict[str, int] = {}
+        for sku, available, is_fresh in zip(r[7] or (), r[8] or (), r[9] or (), strict=True):
+            (fresh if is_fresh else stale)[sku] = available
+        out.append(Location(r[0], r[1], r[2], r[3], r[4], r[5], r[6], fresh, stale))
+    return out
 
 
 # ---- stock --------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def test_the_nearest_search_uses_the_gist_index(fulfillment_db):
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("ANALYZE locations")
-        cur.execute("EXPLAIN " + store.CANDIDATES_SQL, {"lat": 31.23, "lon": 121.47, "reach_m": 50_600})
+        cur.execute("EXPLAIN " + store.CANDIDATES_SQL, {"lat": 31.23, "lon": 121.47, "reach_m": 50_600,
+                                                        "skus": ["A"], "fresh_since": NOW})
         plan = "\n".join(r[0] for r in cur.fetchall())
     conn.close()
     assert "locations_earth_idx" in plan, plan

@@ -12,8 +12,10 @@ import statistics
 import threading
 import time
 
+from harness import issue, running_system  # puts the services on sys.path
+
+# isort: split
 from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
-from harness import issue, running_system
 
 
 def credit_code(i: int) -> str:

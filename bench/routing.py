@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import psycopg2.extras
+from harness import issue, running_system  # puts the services on sys.path
+
+# isort: split
 from fulfillment import domain, store
-from harness import issue, running_system
 
 CITIES = [  # (name, lat, lon)
     ("Beijing", 39.90, 116.41), ("Shanghai", 31.23, 121.47), ("Guangzhou", 23.13, 113.26),

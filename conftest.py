@@ -74,65 +74,37 @@ def amqp_uri(rabbit):
     drop_vhost(rabbit, name)
 
 
-@pytest.fixture(scope="session")
-def catalog_db_url(pg_server):
-    return fresh_database(pg_server, "dcm_test_catalog", "catalog")
+def _service_database(service: str, reset=None):
+    """A session-wide test database for ``service`` and a per-test fixture that empties it first."""
+
+    @pytest.fixture(scope="session", name=f"{service}_db_url")
+    def url(pg_server):
+        return fresh_database(pg_server, f"dcm_test_{service}", service)
+
+    @pytest.fixture(name=f"{service}_db")
+    def emptied(request):
+        db_url = request.getfixturevalue(f"{service}_db_url")
+        truncate_all(db_url)
+        if reset:
+            reset(db_url)
+        return db_url
+
+    return url, emptied
 
 
-@pytest.fixture
-def catalog_db(catalog_db_url):
-    """The catalog's test database, emptied before each test."""
-    truncate_all(catalog_db_url)
-    return catalog_db_url
-
-
-@pytest.fixture(scope="session")
-def gateway_db_url(pg_server):
-    return fresh_database(pg_server, "dcm_test_gateway", "gateway")
-
-
-@pytest.fixture
-def gateway_db(gateway_db_url):
-    truncate_all(gateway_db_url)
-    return gateway_db_url
-
-
-@pytest.fixture(scope="session")
-def distributors_db_url(pg_server):
-    return fresh_database(pg_server, "dcm_test_distributors", "distributors")
-
-
-@pytest.fixture
-def distributors_db(distributors_db_url):
-    truncate_all(distributors_db_url)
-    return distributors_db_url
-
-
-@pytest.fixture(scope="session")
-def pricing_db_url(pg_server):
-    return fresh_database(pg_server, "dcm_test_pricing", "pricing")
-
-
-@pytest.fixture
-def pricing_db(pricing_db_url):
-    """Emptied before each test, with the migration's defaults (tiers, green channel) put back."""
-    truncate_all(pricing_db_url)
+def _pricing_defaults(db_url: str) -> None:
+    """The migration's seed rows (tiers, green channel, version) come back after truncation."""
     from common.db import transaction
 
-    with transaction(pricing_db_url) as cur:
+    with transaction(db_url) as cur:
         cur.execute("INSERT INTO price_version VALUES (true, 1)")
         cur.execute("INSERT INTO tiers (name, discount_pct, updated_by) VALUES "
                     "('platinum', 40, 'default'), ('gold', 35, 'default'), ('silver', 30, 'default')")
         cur.execute("INSERT INTO green_channel VALUES (true, 10, 72, 'default', now())")
-    return pricing_db_url
 
 
-@pytest.fixture(scope="session")
-def fulfillment_db_url(pg_server):
-    return fresh_database(pg_server, "dcm_test_fulfillment", "fulfillment")
-
-
-@pytest.fixture
-def fulfillment_db(fulfillment_db_url):
-    truncate_all(fulfillment_db_url)
-    return fulfillment_db_url
+catalog_db_url, catalog_db = _service_database("catalog")
+gateway_db_url, gateway_db = _service_database("gateway")
+distributors_db_url, distributors_db = _service_database("distributors")
+pricing_db_url, pricing_db = _service_database("pricing", _pricing_defaults)
+fulfillment_db_url, fulfillment_db = _service_database("fulfillment")

@@ -47,6 +47,17 @@ class Unprocessable(ServiceError):
     title = "Unprocessable"
 
 
+def parse_id(value: Any, not_found: type[ServiceError], what: str) -> int:
+    """Ids arrive as path strings; one that is not a positive integer names nothing (404)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise not_found(f"{what} {value!r} not found")
+    return number
+
+
 class StoreError(Exception):
     """A database failure that is not the caller's fault (translated from the driver)."""
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from common.db import Database
 from common.entrypoints import event_handler, rpc
-from common.errors import ServiceError
+from common.errors import ServiceError, parse_id
 from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
@@ -52,16 +52,6 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _id(value, not_found: type[ServiceError], what: str) -> int:
-    """Ids arrive as path strings; one that is not a positive integer names nothing."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number <= 0:
-        raise not_found(f"{what} {value!r} not found")
-    return number
-
 
 class DistributorsService:
     name = "distributors"
@@ -73,7 +63,7 @@ class DistributorsService:
     # ---- shared reads ---------------------------------------------------------------------------
 
     def _distributor(self, cur, distributor_id, for_update: bool = False) -> domain.Distributor:
-        number = _id(distributor_id, DistributorNotFound, "distributor")
+        number = parse_id(distributor_id, DistributorNotFound, "distributor")
         distributor = store.get_distributor(cur, number, for_update)
         if distributor is None:
             raise DistributorNotFound(f"distributor {distributor_id} not found")
@@ -122,7 +112,7 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def get_application_status(self, application_id, token: str | None) -> dict:
         """The applicant's view; without the right token the application does not exist (404)."""
-        number = _id(application_id, ApplicationNotFound, "application")
+        number = parse_id(application_id, ApplicationNotFound, "application")
         row = store.get_application(self.db.cursor(), number)
         if row is None or not token or not hmac.compare_digest(row["status_token_hash"],
                                                                _hash_token(token)):
@@ -131,7 +121,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def get_application(self, application_id) -> dict:
-        number = _id(application_id, ApplicationNotFound, "application")
+        number = parse_id(application_id, ApplicationNotFound, "application")
         row = store.get_application(self.db.cursor(), number)
         if row is None:
             raise ApplicationNotFound(f"application {application_id} not found")
@@ -151,7 +141,7 @@ class DistributorsService:
     def approve_application(self, application_id, payload: dict, actor: str) -> dict:
         """Creates the distributor and its locations; the caller issues its first API key."""
         decision = load(ApproveSchema(), payload)
-        number = _id(application_id, ApplicationNotFound, "application")
+        number = parse_id(application_id, ApplicationNotFound, "application")
         cur = self.db.cursor()
         application = store.get_application(cur, number, for_update=True)
         if application is None:
@@ -175,7 +165,7 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def reject_application(self, application_id, payload: dict, actor: str) -> dict:
         reason = load(ReasonSchema(), payload)["reason"]
-        number = _id(application_id, ApplicationNotFound, "application")
+        number = parse_id(application_id, ApplicationNotFound, "application")
         cur = self.db.cursor()
         application = store.get_application(cur, number, for_update=True)
         if application is None:
@@ -246,7 +236,7 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def get_location(self, location_id) -> dict:
         """Any location by id, for services that keep a read model of locations."""
-        number = _id(location_id, LocationNotFound, "location")
+        number = parse_id(location_id, LocationNotFound, "location")
         cur = self.db.cursor()
         cur.execute("SELECT distributor_id FROM locations WHERE id = %s", (number,))
         row = cur.fetchone()
@@ -282,7 +272,7 @@ class DistributorsService:
         changes = load(LocationPatchSchema(), payload)
         cur = self.db.cursor()
         distributor = self._distributor(cur, distributor_id, for_update=True)
-        number = _id(location_id, LocationNotFound, "location")
+        number = parse_id(location_id, LocationNotFound, "location")
         location = store.get_location(cur, number, distributor.id, for_update=True)
         if location is None:
             raise LocationNotFound(f"location {location_id} not found")

@@ -14,7 +14,7 @@ import common.errors
 from common.config import Settings, setting
 from common.db import Database
 from common.entrypoints import event_handler, rpc
-from common.errors import NotFound, ServiceError, make_deserializable
+from common.errors import NotFound, ServiceError, make_deserializable, parse_id
 from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
@@ -55,15 +55,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _number(value, error: type[ServiceError], what: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number <= 0:
-        raise error(f"{what} {value!r} not found")
-    return number
-
 
 class FulfillmentService:
     name = "fulfillment"
@@ -97,8 +88,8 @@ class FulfillmentService:
 
     def _own_location(self, cur, distributor_id, location_id, writing: bool) -> int:
         """The caller's location id; another's (or none) is 404; a write by an inactive one is 403."""
-        did = _number(distributor_id, LocationNotFound, "distributor")
-        lid = _number(location_id, LocationNotFound, "location")
+        did = parse_id(distributor_id, LocationNotFound, "distributor")
+        lid = parse_id(location_id, LocationNotFound, "location")
         status = self._distributor_status(cur, did)
         loc = store.location(cur, lid)
         if loc is None:
@@ -302,7 +293,7 @@ class FulfillmentService:
         return (ORDER_ADMIN if admin else ORDER).dump(data)
 
     def _order(self, cur, order_id, channel: str | None, for_update: bool = False) -> dict:
-        number = _number(order_id, OrderNotFound, "order")
+        number = parse_id(order_id, OrderNotFound, "order")
         order = store.order(cur, number, for_update)
         if order is None or (channel is not None and order["channel"] != channel):
             raise OrderNotFound(f"order {order_id} not found")
@@ -350,8 +341,8 @@ class FulfillmentService:
     # ---- assignments ----------------------------------------------------------------------------
 
     def _own_assignment(self, cur, distributor_id, assignment_id, writing: bool) -> dict:
-        did = _number(distributor_id, AssignmentNotFound, "distributor")
-        number = _number(assignment_id, AssignmentNotFound, "assignment")
+        did = parse_id(distributor_id, AssignmentNotFound, "distributor")
+        number = parse_id(assignment_id, AssignmentNotFound, "assignment")
         a = store.assignment(cur, number, for_update=writing)
         if a is None or a["distributor_id"] != did:
             raise AssignmentNotFound(f"assignment {assignment_id} not found")
@@ -366,7 +357,7 @@ class FulfillmentService:
     @rpc(expected_exceptions=ServiceError)
     def list_assignments(self, distributor_id, query: dict) -> dict:
         params = load(AssignmentQuerySchema(), query)
-        did = _number(distributor_id, AssignmentNotFound, "distributor")
+        did = parse_id(distributor_id, AssignmentNotFound, "distributor")
         cur = self.db.cursor()
         rows = store.distributor_assignments(cur, did, params.get("status"), decode_cursor(params["cursor"]),
                                              params["limit"])

@@ -12,7 +12,7 @@ import common.errors
 from common.config import Settings, setting
 from common.db import Database
 from common.entrypoints import event_handler, rpc
-from common.errors import NotFound, ServiceError, make_deserializable
+from common.errors import NotFound, ServiceError, make_deserializable, parse_id
 from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
@@ -62,15 +62,6 @@ CLOCK_SKEW = timedelta(minutes=1)
 def _now() -> datetime:
     return datetime.now(UTC)
 
-
-def _int_id(value, error: type[ServiceError], what: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number <= 0:
-        raise error(f"{what} {value!r} not found")
-    return number
 
 
 class PricingService:
@@ -308,7 +299,7 @@ class PricingService:
     @rpc(expected_exceptions=ServiceError)
     def approve_promotion(self, promotion_id, actor: str) -> dict:
         cur = self.db.cursor()
-        number = _int_id(promotion_id, PromotionNotFound, "promotion")
+        number = parse_id(promotion_id, PromotionNotFound, "promotion")
         row = store.promotion_row(cur, number, for_update=True)
         if row is None:
             raise PromotionNotFound(f"promotion {promotion_id} not found")
@@ -321,7 +312,7 @@ class PricingService:
     def reject_promotion(self, promotion_id, payload: dict, actor: str) -> dict:
         reason = load(RejectSchema(), payload)["reason"]
         cur = self.db.cursor()
-        number = _int_id(promotion_id, PromotionNotFound, "promotion")
+        number = parse_id(promotion_id, PromotionNotFound, "promotion")
         row = store.promotion_row(cur, number, for_update=True)
         if row is None:
             raise PromotionNotFound(f"promotion {promotion_id} not found")

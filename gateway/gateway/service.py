@@ -279,7 +279,7 @@ class GatewayService:
         return self.pricing.approve_promotion(promotion_id, call.actor)
 
     @route("POST", "/v1/admin/promotions/<promotion_id>/reject", roles=MANAGER_ONLY, tag="pricing",
-           summary="Reject a pending promotion", body=pricing_schemas.RejectSchema,
+           summary="Reject a pending promotion", body=pricing_schemas.PromotionRejectSchema,
            response=pricing_schemas.PromotionSchema)
     def reject_promotion(self, call, promotion_id):
         return self.pricing.reject_promotion(promotion_id, call.body, call.actor)
@@ -348,7 +348,7 @@ class GatewayService:
 
     @route("POST", "/v1/assignments/<assignment_id>/reject", roles=(DISTRIBUTOR,), tag="fulfilment",
            summary="Reject an assignment (it is re-routed without you)",
-           body=fulfillment_schemas.RejectSchema, response=fulfillment_schemas.AssignmentSchema)
+           body=fulfillment_schemas.AssignmentRejectSchema, response=fulfillment_schemas.AssignmentSchema)
     def reject_assignment(self, call, assignment_id):
         return self.fulfillment.reject_assignment(call.principal.distributor_id, assignment_id, call.body)
 

@@ -180,7 +180,7 @@ class AssignmentQuerySchema(PageQuerySchema):
         ["pending", "accepted", "shipped", "rejected", "rerouted", "cancelled"]))
 
 
-class RejectSchema(Schema):
+class AssignmentRejectSchema(Schema):
     reason = text(500, required=True)
 
 

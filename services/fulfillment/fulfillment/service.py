@@ -33,12 +33,12 @@ from fulfillment.errors import (
 from fulfillment.schemas import (
     AdjustmentsSchema,
     AssignmentQuerySchema,
+    AssignmentRejectSchema,
     AssignmentSchema,
     OrderAdminSchema,
     OrderCreateSchema,
     OrderQuerySchema,
     OrderSchema,
-    RejectSchema,
     ShipSchema,
     StockRowSchema,
     StockSnapshotSchema,
@@ -393,7 +393,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def reject_assignment(self, distributor_id, assignment_id, payload: dict) -> dict:
-        reason = load(RejectSchema(), payload)["reason"]
+        reason = load(AssignmentRejectSchema(), payload)["reason"]
         cur = self.db.cursor()
         a = self._own_assignment(cur, distributor_id, assignment_id, writing=True)
         domain.move_assignment(a["status"], "reject")

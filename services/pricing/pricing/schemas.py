@@ -145,7 +145,7 @@ class PromotionQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(["approved", "pending_approval", "rejected"]))
 
 
-class RejectSchema(Schema):
+class PromotionRejectSchema(Schema):
     reason = text(500, required=True)
 
 

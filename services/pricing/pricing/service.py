@@ -36,10 +36,10 @@ from pricing.schemas import (
     PriceSetSchema,
     PromotionCreateSchema,
     PromotionQuerySchema,
+    PromotionRejectSchema,
     PromotionSchema,
     QuoteRequestSchema,
     QuoteSchema,
-    RejectSchema,
     RetailPriceSchema,
     RetailQuerySchema,
     TierSchema,
@@ -310,7 +310,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def reject_promotion(self, promotion_id, payload: dict, actor: str) -> dict:
-        reason = load(RejectSchema(), payload)["reason"]
+        reason = load(PromotionRejectSchema(), payload)["reason"]
         cur = self.db.cursor()
         number = parse_id(promotion_id, PromotionNotFound, "promotion")
         row = store.promotion_row(cur, number, for_update=True)

@@ -246,3 +246,12 @@ def test_500_concurrent_orders_reserve_exactly_the_100_units_there_are(client, s
         cur.execute("SELECT count(*) FROM stock WHERE on_hand < reserved OR reserved < 0")
         assert cur.fetchone() == (0,)
     conn.close()
+
+
+def test_a_new_location_takes_stock_as_soon_as_it_exists(client, system, skus):
+    dist, _, _ = distributor_at(client, system, 0.5)
+    created = dist.post("/v1/locations", json={"name": "New shop", "lat": CUSTOMER["lat"] + 0.51,
+                                               "lon": CUSTOMER["lon"]}).json()
+    r = dist.put(f"/v1/locations/{created['id']}/stock", json={"items": [{"sku": skus[0], "on_hand": 4}]})
+    assert r.status_code == 200 and r.json()["applied"] == 1
+    assert stock(dist, created["id"])[skus[0]]["available"] == 4

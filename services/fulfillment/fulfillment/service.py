@@ -237,18 +237,19 @@ class FulfillmentService:
         wanted_subs = sorted({s for sku in skus for s in order["substitutes"].get(sku, [])} - set(skus))
         freshness = timedelta(hours=setting(self.config, "STOCK_FRESHNESS_HOURS", 24.0))
         reach = store.max_radius_km(cur)
+        wanted: dict[str, int] = {}
+        for sku, qty in lines:
+            wanted[sku] = wanted.get(sku, 0) + qty
         for _attempt in range(ROUTE_ATTEMPTS):
             cur.execute("SAVEPOINT routing")
-            locations = store.candidates(cur, order["lat"], order["lon"], skus + wanted_subs,
-                                         now - freshness, reach)
-            decision = domain.route(lines, order["lat"], order["lon"], locations, frozenset(excluded),
-                                    max_shipments)
+            decision, locations = self._decide(cur, order, lines, wanted, skus + wanted_subs, excluded,
+                                               max_shipments, now - freshness, reach)
             if all(store.reserve(cur, s.location_id, sku, qty) for s in decision.shipments
                    for sku, qty in s.lines):
                 break
             cur.execute("ROLLBACK TO SAVEPOINT routing")
         else:
-            decision = domain.Decision((), tuple(lines), ())
+            decision, locations = domain.Decision((), tuple(lines), ()), []
         cur.execute("RELEASE SAVEPOINT routing")
         for shipment in decision.shipments:
             store.insert_assignment(cur, order["id"], shipment, now)
@@ -266,6 +267,26 @@ class FulfillmentService:
         if round_["stale_stock_used"]:
             round_["note"] = "fresh stock could not serve everything; stock older than the freshness window was used"
         return backordered, round_
+
+    @staticmethod
+    def _decide(cur, order: dict, lines, wanted: dict[str, int], skus: list[str], excluded: set[int],
+                max_shipments: int, fresh_since: datetime, reach: float):
+        """Decide over the nearest few candidates when that settles the order from fresh stock (the
+        same decision every candidate would give), else over every candidate in range. A re-route
+        (some distributor excluded) always looks at every candidate, so its explanation shows why
+        the excluded ones were passed over."""
+        short, complete, whole_known = store.nearest_candidates(
+            cur, order["lat"], order["lon"], wanted, sorted(excluded), fresh_since, reach)
+        if whole_known and not excluded:
+            decision = domain.route(lines, order["lat"], order["lon"], short, frozenset(excluded),
+                                    max_shipments)
+            settled = not decision.backordered and not any(s.stale for s in decision.shipments)
+            # back-ordered lines need every candidate: their substitutes are looked up there
+            if settled or (complete and not decision.backordered):
+                return decision, short
+        everyone = store.candidates(cur, order["lat"], order["lon"], skus, fresh_since, reach)
+        return domain.route(lines, order["lat"], order["lon"], everyone, frozenset(excluded),
+                            max_shipments), everyone
 
     def _finish(self, cur, order: dict, backordered: list[dict], excluded: set[int], rounds: list[dict],
                 now: datetime) -> str:

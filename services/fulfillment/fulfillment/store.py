@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg2.extras
 
-from fulfillment.domain import Location
+from fulfillment.domain import Location, distance_km
 
 Json = psycopg2.extras.Json
 
@@ -81,14 +81,73 @@ def candidates(cur, lat: float, lon: float, skus: list[str], fresh_since: dateti
         tcur.execute(CANDIDATES_SQL, {"lat": lat, "lon": lon, "reach_m": reach_km * 1000 * 1.01 + 100,
                                       "skus": skus, "fresh_since": fresh_since})
         rows = tcur.fetchall()
-    out = []
-    for r in rows:
-        fresh: dict[str, int] = {}
-        stale: dict[str, int] = {}
-        for sku, available, is_fresh in zip(r[7] or (), r[8] or (), r[9] or (), strict=True):
-            (fresh if is_fresh else stale)[sku] = available
-        out.append(Location(r[0], r[1], r[2], r[3], r[4], r[5], r[6], fresh, stale))
-    return out
+    return [_location(r) for r in rows]
+
+
+NEAREST_LIMIT = 40
+WHOLE_LIMIT = 5
+
+# eligible locations that have stock, nearest first through the GiST index (KNN ordering)
+NEAREST_SQL = """
+SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active, true,
+       s.skus, s.available, s.fresh
+  FROM (SELECT l.* FROM locations l LEFT JOIN distributors d ON d.id = l.distributor_id
+         WHERE earth_box(ll_to_earth(%(lat)s, %(lon)s), %(reach_m)s) @> ll_to_earth(l.lat, l.lon)
+           AND earth_distance(ll_to_earth(%(lat)s, %(lon)s), ll_to_earth(l.lat, l.lon))
+               <= l.service_radius_km * 1000 * 1.002 + 100
+           AND l.active AND coalesce(d.status, 'active') = 'active'
+           AND NOT (l.distributor_id = ANY(%(excluded)s))
+           AND {condition}
+         ORDER BY ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s)
+         LIMIT %(limit)s) l
+  CROSS JOIN LATERAL (
+        SELECT array_agg(st.sku) AS skus, array_agg(st.on_hand - st.reserved) AS available,
+               array_agg(st.last_synced_at >= %(fresh_since)s) AS fresh
+          FROM stock st
+         WHERE st.location_id = l.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s
+"""
+HAS_STOCK = ("EXISTS (SELECT 1 FROM stock st WHERE st.location_id = l.id AND st.sku = ANY(%(skus)s) "
+             "AND st.on_hand > st.reserved)")
+SHIPS_WHOLE = ("NOT EXISTS (SELECT 1 FROM unnest(%(skus)s::text[], %(qtys)s::integer[]) AS w(sku, qty) "
+               "WHERE NOT EXISTS (SELECT 1 FROM stock st WHERE st.location_id = l.id AND st.sku = w.sku "
+               "AND st.on_hand - st.reserved >= w.qty AND st.last_synced_at >= %(fresh_since)s))")
+
+
+def nearest_candidates(cur, lat: float, lon: float, wanted: dict[str, int], excluded: list[int],
+                       fresh_since: datetime, reach_km: float) -> tuple[list[Location], bool, bool]:
+    """A short list that decides most orders: the nearest few eligible locations that can ship
+    everything from fresh stock, and the nearest eligible locations with any of the stock.
+
+    Returns (locations, complete, whole_known): ``complete`` when neither list was cut short (the
+    short list then holds every eligible location with stock); ``whole_known`` unless the cut-off
+    hid which location is the nearest to ship everything. Each list is a prefix, nearest first, of
+    what routing would look at, without rows tied with its last one."""
+    args = {"lat": lat, "lon": lon, "reach_m": reach_km * 1000 * 1.01 + 100, "excluded": excluded,
+            "skus": list(wanted), "qtys": list(wanted.values()), "fresh_since": fresh_since}
+    found: dict[int, tuple] = {}
+    complete, whole_known = True, True
+    with cur.connection.cursor() as tcur:
+        for condition, limit in ((SHIPS_WHOLE, WHOLE_LIMIT), (HAS_STOCK, NEAREST_LIMIT)):
+            tcur.execute(NEAREST_SQL.format(condition=condition), {**args, "limit": limit})
+            rows = tcur.fetchall()
+            if len(rows) == limit:
+                complete = False
+                # rows tied (to 0.1 km) with the farthest one may have unseen peers: leave them out
+                edge = round(distance_km(lat, lon, rows[-1][2], rows[-1][3]), 1)
+                rows = [r for r in rows if round(distance_km(lat, lon, r[2], r[3]), 1) < edge]
+                if condition is SHIPS_WHOLE and not rows:
+                    whole_known = False
+            for r in rows:
+                found[r[0]] = r
+    return [_location(r) for r in found.values()], complete, whole_known
+
+
+def _location(r: tuple) -> Location:
+    fresh: dict[str, int] = {}
+    stale: dict[str, int] = {}
+    for sku, available, is_fresh in zip(r[7] or (), r[8] or (), r[9] or (), strict=True):
+        (fresh if is_fresh else stale)[sku] = available
+    return Location(r[0], r[1], r[2], r[3], r[4], r[5], r[6], fresh, stale)
 
 
 # ---- stock --------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 assignment past the timeout is re-routed by the timer, and stock stays consistent under any sequence
 of uploads, reservations, releases and shipments."""
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import distributors.errors
 import fulfillment.errors
@@ -13,7 +13,7 @@ import pytest
 from distributors.service import DistributorsService
 from fulfillment import store
 from fulfillment.service import FulfillmentService
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -177,3 +177,44 @@ def test_stock_stays_consistent_under_any_sequence(fulfillment_db):
     run = StockMachine.TestCase
     run.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
     run("runTest").runTest()
+
+
+@settings(max_examples=60, deadline=None)
+@given(network=st.lists(st.tuples(st.integers(-30, 30), st.integers(-30, 30), st.integers(0, 4),
+                                  st.integers(0, 4), st.booleans()), min_size=1, max_size=14),
+       want_a=st.integers(1, 5), want_b=st.integers(0, 3))
+def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_url, monkeypatch_limits,
+                                                                network, want_a, want_b):
+    """Nearest-first short lists (cut at 3 and 2 here, to exercise the cut) never change a decision."""
+    now = datetime.now(UTC)
+    conn = psycopg2.connect(fulfillment_db_url)
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE locations, stock, distributors")
+        for i, (dlat, dlon, a, b, fresh) in enumerate(network, start=1):
+            # a coarse grid (0.01°) makes distance ties common
+            cur.execute("INSERT INTO locations VALUES (%s, %s, 'l', %s, %s, 50, true, now())",
+                        (i, i, 31.0 + dlat / 100, 121.0 + dlon / 100))
+            synced = now if fresh else now - timedelta(days=3)
+            for sku, qty in (("A", a), ("B", b)):
+                cur.execute("INSERT INTO stock VALUES (%s, %s, %s, 0, %s)", (i, sku, qty, synced))
+    lines = [("A", want_a)] + ([("B", want_b)] if want_b else [])
+    wanted = dict(lines)
+    order = {"lat": 31.0, "lon": 121.0}
+    with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        fresh_since = now - timedelta(hours=24)
+        decision, _ = FulfillmentService._decide(cur, order, lines, wanted, list(wanted), set(), 3,
+                                                 fresh_since, 50.0)
+        everyone = store.candidates(cur, 31.0, 121.0, list(wanted), fresh_since, 50.0)
+        reference = __import__("fulfillment.domain", fromlist=["route"]).route(lines, 31.0, 121.0, everyone)
+    conn.close()
+    assert [(s.location_id, s.lines) for s in decision.shipments] == \
+        [(s.location_id, s.lines) for s in reference.shipments]
+    assert decision.backordered == reference.backordered
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_limits():
+    saved = store.NEAREST_LIMIT, store.WHOLE_LIMIT
+    store.NEAREST_LIMIT, store.WHOLE_LIMIT = 3, 2
+    yield
+    store.NEAREST_LIMIT, store.WHOLE_LIMIT = saved

@@ -22,6 +22,7 @@ from harness import issue, running_system  # puts the services on sys.path
 
 # isort: split
 from fulfillment import domain, store
+from fulfillment.service import FulfillmentService
 
 CITIES = [  # (name, lat, lon)
     ("Beijing", 39.90, 116.41), ("Shanghai", 31.23, 121.47), ("Guangzhou", 23.13, 113.26),
@@ -65,8 +66,9 @@ def seed(conn, first_id: int, count: int) -> float:
 
 
 def routing_step(conn, orders: int) -> list[float]:
-    """What create_order does between pricing and writing the order: candidates, decision, reservation
-    (rolled back after timing, so every order meets the same stock)."""
+    """What create_order does between pricing and writing the order: the decision (short list, or every
+    candidate when the short list does not settle it) and the reservation (rolled back after timing, so
+    every order meets the same stock)."""
     rng = random.Random(1)
     fresh_since = datetime.now(UTC) - timedelta(hours=24)
     timings = []
@@ -76,9 +78,10 @@ def routing_step(conn, orders: int) -> list[float]:
             _, clat, clon = rng.choice(CITIES)
             lat, lon = clat + rng.uniform(-0.3, 0.3), clon + rng.uniform(-0.3, 0.3)
             lines = [(f"SKU-{s}", rng.randint(1, 3)) for s in rng.sample(range(1, SKUS + 1), 3)]
+            wanted = dict(lines)
             t0 = time.perf_counter()
-            locations = store.candidates(cur, lat, lon, [s for s, _ in lines], fresh_since, reach)
-            decision = domain.route(lines, lat, lon, locations)
+            decision, _ = FulfillmentService._decide(cur, {"lat": lat, "lon": lon}, lines, wanted, list(wanted),
+                                                     set(), domain.MAX_SHIPMENTS, fresh_since, reach)
             for shipment in decision.shipments:
                 for sku, qty in shipment.lines:
                     store.reserve(cur, shipment.location_id, sku, qty)

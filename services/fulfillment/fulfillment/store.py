@@ -86,30 +86,41 @@ def candidates(cur, lat: float, lon: float, skus: list[str], fresh_since: dateti
 
 NEAREST_LIMIT = 40
 WHOLE_LIMIT = 5
+SCAN_LIMIT = 120
+KM_PER_EARTH_KM = 6371.0 / 6378.168  # earthdistance's sphere → the 6371 km sphere routing uses
 
-# eligible locations that have stock, nearest first through the GiST index (KNN ordering)
+# the nearest SCAN_LIMIT locations by a GiST KNN index scan (it stops there, however dense the
+# city), then the eligible ones among them that meet {condition}, nearest first
 NEAREST_SQL = """
-SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active, true,
-       s.skus, s.available, s.fresh
-  FROM (SELECT l.* FROM locations l LEFT JOIN distributors d ON d.id = l.distributor_id
-         WHERE earth_box(ll_to_earth(%(lat)s, %(lon)s), %(reach_m)s) @> ll_to_earth(l.lat, l.lon)
-           AND earth_distance(ll_to_earth(%(lat)s, %(lon)s), ll_to_earth(l.lat, l.lon))
-               <= l.service_radius_km * 1000 * 1.002 + 100
-           AND l.active AND coalesce(d.status, 'active') = 'active'
-           AND NOT (l.distributor_id = ANY(%(excluded)s))
-           AND {condition}
-         ORDER BY ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s)
-         LIMIT %(limit)s) l
-  CROSS JOIN LATERAL (
+WITH near AS MATERIALIZED (
+    SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active,
+           ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s) AS chord
+      FROM locations l
+     ORDER BY ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s)
+     LIMIT %(scan)s),
+pick AS (
+    SELECT n.* FROM near n LEFT JOIN distributors d ON d.id = n.distributor_id
+     WHERE sec_to_gc(n.chord) <= n.service_radius_km * 1000 * 1.002 + 100
+       AND n.active AND coalesce(d.status, 'active') = 'active'
+       AND NOT (n.distributor_id = ANY(%(excluded)s))
+       AND {condition}
+     ORDER BY n.chord
+     LIMIT %(limit)s)
+SELECT p.id, p.distributor_id, p.lat, p.lon, p.service_radius_km, p.active, true,
+       s.skus, s.available, s.fresh,
+       (SELECT count(*) FROM near) AS scanned,
+       (SELECT sec_to_gc(max(chord)) FROM near) AS window_m
+  FROM (SELECT 1) AS one
+  LEFT JOIN (pick p CROSS JOIN LATERAL (
         SELECT array_agg(st.sku) AS skus, array_agg(st.on_hand - st.reserved) AS available,
                array_agg(st.last_synced_at >= %(fresh_since)s) AS fresh
           FROM stock st
-         WHERE st.location_id = l.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s
+         WHERE st.location_id = p.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s) ON true
 """
-HAS_STOCK = ("EXISTS (SELECT 1 FROM stock st WHERE st.location_id = l.id AND st.sku = ANY(%(skus)s) "
+HAS_STOCK = ("EXISTS (SELECT 1 FROM stock st WHERE st.location_id = n.id AND st.sku = ANY(%(skus)s) "
              "AND st.on_hand > st.reserved)")
 SHIPS_WHOLE = ("NOT EXISTS (SELECT 1 FROM unnest(%(skus)s::text[], %(qtys)s::integer[]) AS w(sku, qty) "
-               "WHERE NOT EXISTS (SELECT 1 FROM stock st WHERE st.location_id = l.id AND st.sku = w.sku "
+               "WHERE NOT EXISTS (SELECT 1 FROM stock st WHERE st.location_id = n.id AND st.sku = w.sku "
                "AND st.on_hand - st.reserved >= w.qty AND st.last_synced_at >= %(fresh_since)s))")
 
 
@@ -118,22 +129,28 @@ def nearest_candidates(cur, lat: float, lon: float, wanted: dict[str, int], excl
     """A short list that decides most orders: the nearest few eligible locations that can ship
     everything from fresh stock, and the nearest eligible locations with any of the stock.
 
-    Returns (locations, complete, whole_known): ``complete`` when neither list was cut short (the
-    short list then holds every eligible location with stock); ``whole_known`` unless the cut-off
-    hid which location is the nearest to ship everything. Each list is a prefix, nearest first, of
-    what routing would look at, without rows tied with its last one."""
-    args = {"lat": lat, "lon": lon, "reach_m": reach_km * 1000 * 1.01 + 100, "excluded": excluded,
-            "skus": list(wanted), "qtys": list(wanted.values()), "fresh_since": fresh_since}
+    Returns (locations, complete, whole_known): ``complete`` when nothing was cut off (the short list
+    then holds every eligible location with stock); ``whole_known`` unless the cut-off may hide the
+    nearest location that ships everything. Each list is a prefix, nearest first, of what routing
+    would look at: rows at or beyond the cut (to 0.1 km, for ties) are left out."""
+    args = {"lat": lat, "lon": lon, "excluded": excluded, "skus": list(wanted),
+            "qtys": list(wanted.values()), "fresh_since": fresh_since, "scan": SCAN_LIMIT}
     found: dict[int, tuple] = {}
     complete, whole_known = True, True
     with cur.connection.cursor() as tcur:
         for condition, limit in ((SHIPS_WHOLE, WHOLE_LIMIT), (HAS_STOCK, NEAREST_LIMIT)):
             tcur.execute(NEAREST_SQL.format(condition=condition), {**args, "limit": limit})
-            rows = tcur.fetchall()
+            result = tcur.fetchall()
+            rows = [r for r in result if r[0] is not None]
+            scanned, window_m = result[0][10], result[0][11]
+            edges = []
             if len(rows) == limit:
+                edges.append(round(distance_km(lat, lon, rows[-1][2], rows[-1][3]), 1))
+            if scanned == SCAN_LIMIT and (window_m or 0) / 1000 * KM_PER_EARTH_KM < reach_km * 1.002:
+                edges.append(int((window_m / 1000 * KM_PER_EARTH_KM - 0.05) * 10) / 10)
+            if edges:
                 complete = False
-                # rows tied (to 0.1 km) with the farthest one may have unseen peers: leave them out
-                edge = round(distance_km(lat, lon, rows[-1][2], rows[-1][3]), 1)
+                edge = min(edges)
                 rows = [r for r in rows if round(distance_km(lat, lon, r[2], r[3]), 1) < edge]
                 if condition is SHIPS_WHOLE and not rows:
                     whole_known = False

@@ -179,13 +179,14 @@ def test_stock_stays_consistent_under_any_sequence(fulfillment_db):
     run("runTest").runTest()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(network=st.lists(st.tuples(st.integers(-30, 30), st.integers(-30, 30), st.integers(0, 4),
                                   st.integers(0, 4), st.booleans()), min_size=1, max_size=14),
        want_a=st.integers(1, 5), want_b=st.integers(0, 3))
 def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_url, monkeypatch_limits,
                                                                 network, want_a, want_b):
-    """Nearest-first short lists (cut at 3 and 2 here, to exercise the cut) never change a decision."""
+    """Nearest-first short lists (cut at 3 and 2 rows of a 6-row scan here, to exercise every cut)
+    never change a decision."""
     now = datetime.now(UTC)
     conn = psycopg2.connect(fulfillment_db_url)
     with conn, conn.cursor() as cur:
@@ -214,7 +215,7 @@ def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_
 
 @pytest.fixture(scope="module")
 def monkeypatch_limits():
-    saved = store.NEAREST_LIMIT, store.WHOLE_LIMIT
-    store.NEAREST_LIMIT, store.WHOLE_LIMIT = 3, 2
+    saved = store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT
+    store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT = 3, 2, 6
     yield
-    store.NEAREST_LIMIT, store.WHOLE_LIMIT = saved
+    store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT = saved

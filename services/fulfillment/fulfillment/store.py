@@ -90,7 +90,8 @@ SCAN_LIMIT = 120
 KM_PER_EARTH_KM = 6371.0 / 6378.168  # earthdistance's sphere → the 6371 km sphere routing uses
 
 # the nearest SCAN_LIMIT locations by a GiST KNN index scan (it stops there, however dense the
-# city), then the eligible ones among them that meet {condition}, nearest first
+# city); among the eligible ones, nearest first, the few that ship everything from fresh stock and
+# the ones with any of the stock — one scan, one round trip
 NEAREST_SQL = """
 WITH near AS MATERIALIZED (
     SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active,
@@ -98,15 +99,25 @@ WITH near AS MATERIALIZED (
       FROM locations l
      ORDER BY ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s)
      LIMIT %(scan)s),
-pick AS (
+eligible AS MATERIALIZED (
     SELECT n.* FROM near n LEFT JOIN distributors d ON d.id = n.distributor_id
      WHERE sec_to_gc(n.chord) <= n.service_radius_km * 1000 * 1.002 + 100
        AND n.active AND coalesce(d.status, 'active') = 'active'
-       AND NOT (n.distributor_id = ANY(%(excluded)s))
-       AND {condition}
-     ORDER BY n.chord
-     LIMIT %(limit)s)
-SELECT p.id, p.distributor_id, p.lat, p.lon, p.service_radius_km, p.active, true,
+       AND NOT (n.distributor_id = ANY(%(excluded)s))),
+whole AS (
+    SELECT 'whole' AS kind, e.* FROM eligible e
+     WHERE NOT EXISTS (SELECT 1 FROM unnest(%(skus)s::text[], %(qtys)s::integer[]) AS w(sku, qty)
+                        WHERE NOT EXISTS (SELECT 1 FROM stock st WHERE st.location_id = e.id AND st.sku = w.sku
+                                             AND st.on_hand - st.reserved >= w.qty
+                                             AND st.last_synced_at >= %(fresh_since)s))
+     ORDER BY e.chord LIMIT %(whole_limit)s),
+stocked AS (
+    SELECT 'any' AS kind, e.* FROM eligible e
+     WHERE EXISTS (SELECT 1 FROM stock st WHERE st.location_id = e.id AND st.sku = ANY(%(skus)s)
+                      AND st.on_hand > st.reserved)
+     ORDER BY e.chord LIMIT %(limit)s),
+pick AS (SELECT * FROM whole UNION ALL SELECT * FROM stocked)
+SELECT p.kind, p.id, p.distributor_id, p.lat, p.lon, p.service_radius_km, p.active, true,
        s.skus, s.available, s.fresh,
        (SELECT count(*) FROM near) AS scanned,
        (SELECT sec_to_gc(max(chord)) FROM near) AS window_m
@@ -117,11 +128,6 @@ SELECT p.id, p.distributor_id, p.lat, p.lon, p.service_radius_km, p.active, true
           FROM stock st
          WHERE st.location_id = p.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s) ON true
 """
-HAS_STOCK = ("EXISTS (SELECT 1 FROM stock st WHERE st.location_id = n.id AND st.sku = ANY(%(skus)s) "
-             "AND st.on_hand > st.reserved)")
-SHIPS_WHOLE = ("NOT EXISTS (SELECT 1 FROM unnest(%(skus)s::text[], %(qtys)s::integer[]) AS w(sku, qty) "
-               "WHERE NOT EXISTS (SELECT 1 FROM stock st WHERE st.location_id = n.id AND st.sku = w.sku "
-               "AND st.on_hand - st.reserved >= w.qty AND st.last_synced_at >= %(fresh_since)s))")
 
 
 def nearest_candidates(cur, lat: float, lon: float, wanted: dict[str, int], excluded: list[int],
@@ -133,29 +139,30 @@ def nearest_candidates(cur, lat: float, lon: float, wanted: dict[str, int], excl
     then holds every eligible location with stock); ``whole_known`` unless the cut-off may hide the
     nearest location that ships everything. Each list is a prefix, nearest first, of what routing
     would look at: rows at or beyond the cut (to 0.1 km, for ties) are left out."""
-    args = {"lat": lat, "lon": lon, "excluded": excluded, "skus": list(wanted),
-            "qtys": list(wanted.values()), "fresh_since": fresh_since, "scan": SCAN_LIMIT}
+    with cur.connection.cursor() as tcur:
+        tcur.execute(NEAREST_SQL, {"lat": lat, "lon": lon, "excluded": excluded, "skus": list(wanted),
+                                   "qtys": list(wanted.values()), "fresh_since": fresh_since,
+                                   "scan": SCAN_LIMIT, "whole_limit": WHOLE_LIMIT, "limit": NEAREST_LIMIT})
+        result = tcur.fetchall()
+    scanned, window_m = result[0][11], result[0][12]
+    window_edge = None
+    if scanned == SCAN_LIMIT and (window_m or 0) / 1000 * KM_PER_EARTH_KM < reach_km * 1.002:
+        window_edge = int((window_m / 1000 * KM_PER_EARTH_KM - 0.05) * 10) / 10
     found: dict[int, tuple] = {}
     complete, whole_known = True, True
-    with cur.connection.cursor() as tcur:
-        for condition, limit in ((SHIPS_WHOLE, WHOLE_LIMIT), (HAS_STOCK, NEAREST_LIMIT)):
-            tcur.execute(NEAREST_SQL.format(condition=condition), {**args, "limit": limit})
-            result = tcur.fetchall()
-            rows = [r for r in result if r[0] is not None]
-            scanned, window_m = result[0][10], result[0][11]
-            edges = []
-            if len(rows) == limit:
-                edges.append(round(distance_km(lat, lon, rows[-1][2], rows[-1][3]), 1))
-            if scanned == SCAN_LIMIT and (window_m or 0) / 1000 * KM_PER_EARTH_KM < reach_km * 1.002:
-                edges.append(int((window_m / 1000 * KM_PER_EARTH_KM - 0.05) * 10) / 10)
-            if edges:
-                complete = False
-                edge = min(edges)
-                rows = [r for r in rows if round(distance_km(lat, lon, r[2], r[3]), 1) < edge]
-                if condition is SHIPS_WHOLE and not rows:
-                    whole_known = False
-            for r in rows:
-                found[r[0]] = r
+    for kind, limit in (("whole", WHOLE_LIMIT), ("any", NEAREST_LIMIT)):
+        rows = sorted((r[1:] for r in result if r[0] == kind), key=lambda r: distance_km(lat, lon, r[2], r[3]))
+        edges = [] if window_edge is None else [window_edge]
+        if len(rows) == limit:
+            edges.append(round(distance_km(lat, lon, rows[-1][2], rows[-1][3]), 1))
+        if edges:
+            complete = False
+            edge = min(edges)
+            rows = [r for r in rows if round(distance_km(lat, lon, r[2], r[3]), 1) < edge]
+            if kind == "whole" and not rows:
+                whole_known = False
+        for r in rows:
+            found[r[0]] = r
     return [_location(r) for r in found.values()], complete, whole_known
 
 

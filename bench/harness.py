@@ -9,6 +9,7 @@ import http.client
 import os
 import pathlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -61,7 +62,10 @@ def running_system():
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait(timeout=15)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
         drop_vhost(RABBIT, vhost)
 
 

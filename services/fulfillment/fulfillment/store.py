@@ -84,9 +84,9 @@ def candidates(cur, lat: float, lon: float, skus: list[str], fresh_since: dateti
     return [_location(r) for r in rows]
 
 
-NEAREST_LIMIT = 40
-WHOLE_LIMIT = 5
-SCAN_LIMIT = 120
+NEAREST_LIMIT = 20
+WHOLE_LIMIT = 4
+SCAN_LIMIT = 60
 KM_PER_EARTH_KM = 6371.0 / 6378.168  # earthdistance's sphere → the 6371 km sphere routing uses
 
 # the nearest SCAN_LIMIT locations by a GiST KNN index scan (it stops there, however dense the

@@ -255,3 +255,29 @@ def test_a_new_location_takes_stock_as_soon_as_it_exists(client, system, skus):
     r = dist.put(f"/v1/locations/{created['id']}/stock", json={"items": [{"sku": skus[0], "on_hand": 4}]})
     assert r.status_code == 200 and r.json()["applied"] == 1
     assert stock(dist, created["id"])[skus[0]]["available"] == 4
+
+
+def test_deactivating_a_location_reroutes_its_open_assignments_and_sales_can_cancel(client, system, skus):
+    a = skus[0]
+    lat = 26.0 + (uuid.uuid4().int % 1000) / 1000
+    first, first_id, first_loc = distributor_at(client, system, lat - CUSTOMER["lat"])
+    second, second_id, second_loc = distributor_at(client, system, lat - CUSTOMER["lat"] + 0.1)
+    first.put(f"/v1/locations/{first_loc}/stock", json={"items": [{"sku": a, "on_hand": 5}]})
+    second.put(f"/v1/locations/{second_loc}/stock", json={"items": [{"sku": a, "on_hand": 5}]})
+    placed = order(client, [(a, 2)], lat=lat).json()
+    assert placed["shipments"][0]["location_id"] == first_loc
+    assert first.patch(f"/v1/locations/{first_loc}", json={"active": False}).status_code == 200
+    deadline = time.monotonic() + 5
+    while True:
+        now = client["sales"].get(f"/v1/admin/orders/{placed['id']}").json()
+        if [s["location_id"] for s in now["shipments"]] == [second_loc] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [s["location_id"] for s in now["shipments"]] == [second_loc]
+    assert now["explanation"][-1]["trigger"] == "location_inactive"
+    assert stock(first, first_loc)[a]["reserved"] == 0
+    r = client["sales"].post(f"/v1/admin/orders/{placed['id']}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert stock(second, second_loc)[a]["reserved"] == 0
+    listed = client["sales"].get("/v1/admin/orders", params={"status": "cancelled", "limit": 500}).json()
+    assert placed["id"] in [o["id"] for o in listed["items"]]

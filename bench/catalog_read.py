@@ -9,7 +9,7 @@ import argparse
 import json
 import urllib.request
 
-from harness import issue, load, running_system
+from harness import call, issue, load, onboard, running_system
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     with running_system() as (base, gateway_db):
-        sales, dist = issue(gateway_db, "sales"), issue(gateway_db, "distributor", distributor="D-1")
+        sales, manager = issue(gateway_db, "sales"), issue(gateway_db, "manager")
         req = urllib.request.Request(
             f"{base}/v1/admin/products", method="POST",
             data=json.dumps({"sku": "BENCH-1", "name": "Bench towel", "category": "towels",
@@ -25,6 +25,8 @@ def main() -> None:
                              "attributes": {"colour": "white", "gsm": 600}}).encode(),
             headers={"Authorization": f"Bearer {sales}", "Content-Type": "application/json"})
         urllib.request.urlopen(req).read()
+        dist = onboard(base, manager)
+        call(base, "PUT", "/v1/admin/prices/BENCH-1", manager, {"list_price": "199.00", "floor_price": "99.00"})
         headers = {"Authorization": f"Bearer {dist}"}
         rows = []
         for connections in (1, 20):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import pathlib
 import statistics
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 import warnings
 
@@ -113,6 +115,28 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
         "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
     }
+
+
+def call(base: str, method: str, path: str, key: str | None, body: dict | None = None):
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    req = urllib.request.Request(f"{base}{path}", method=method, headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def onboard(base: str, manager_key: str, credit_code: str = "91350100M000100Y43") -> str:
+    """Apply and approve a distributor through the API; returns its API key."""
+    receipt = call(base, "POST", "/v1/applications", None, {
+        "company_name": "Bench Co", "credit_code": credit_code,
+        "contact": {"name": "B", "phone": "13812345678", "email": "b@example.cn"},
+        "address": "1 Rd", "province": "Jiangsu", "city": "Suzhou",
+        "locations": [{"name": "DC", "lat": 31.3, "lon": 120.6}],
+        "requested_tier": "gold", "channels": ["tmall"]})
+    return call(base, "POST", f"/v1/admin/applications/{receipt['id']}/approve", manager_key,
+                {"tier": "gold"})["api_key"]
 
 
 def issue(gateway_db: str, role: str, **kw) -> str:

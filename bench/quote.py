@@ -7,17 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import urllib.request
 
-from harness import issue, load, running_system
-
-
-def call(base: str, method: str, path: str, key: str, body: dict) -> dict:
-    req = urllib.request.Request(f"{base}{path}", method=method, data=json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {key}",
-                                          "Content-Type": "application/json"})
-    with urllib.request.urlopen(req) as resp:
-        return json.loads(resp.read() or b"null")
+from harness import call, issue, load, onboard, running_system
 
 
 def main() -> None:
@@ -34,14 +25,7 @@ def main() -> None:
                  {"list_price": f"{99 + i * 50}.00", "floor_price": "49.00"})
         call(base, "PUT", "/v1/admin/tiers/gold", manager, {"discount_pct": 35, "volume_breaks": [
             {"min_qty": 10, "extra_discount_pct": 2}, {"min_qty": 100, "extra_discount_pct": 5}]})
-        receipt = call(base, "POST", "/v1/applications", manager, {
-            "company_name": "Bench Co", "credit_code": "91350100M000100Y43",
-            "contact": {"name": "B", "phone": "13812345678", "email": "b@example.cn"},
-            "address": "1 Rd", "province": "Jiangsu", "city": "Suzhou",
-            "locations": [{"name": "DC", "lat": 31.3, "lon": 120.6}],
-            "requested_tier": "gold", "channels": ["tmall"]})
-        dist = call(base, "POST", f"/v1/admin/applications/{receipt['id']}/approve", manager,
-                    {"tier": "gold"})["api_key"]
+        dist = onboard(base, manager)
         headers = {"Authorization": f"Bearer {dist}", "Content-Type": "application/json"}
         body = json.dumps({"lines": [{"sku": s, "qty": q} for s, q in zip(skus, (1, 5, 12, 40, 150),
                                                                          strict=True)]}).encode()

@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     if args.distributor:
         request["distributor_id"] = args.distributor
     try:
-        fields = load(ApiKeyCreateSchema(), request)
+        fields = load(ApiKeyCreateSchema, request)
     except InvalidInput as exc:
         for err in exc.errors:
             print(f"error: {err['field']}: {err['message']}", file=sys.stderr)

@@ -226,8 +226,10 @@ class GatewayService:
     @route("GET", "/v1/catalog/products/<sku>", roles=(DISTRIBUTOR,), tag="distributor",
            summary="One active product", response=catalog_schemas.ProductSchema)
     def catalog_product(self, call, sku):
+        # the product and its price are independent: ask both services at once
+        price = self.pricing.get_unit_prices.call_async(call.principal.distributor_id, [sku])
         product = self.catalog.get_catalog_product(sku)
-        product["price"] = self.pricing.get_unit_prices(call.principal.distributor_id, [sku]).get(sku)
+        product["price"] = price.result().get(sku)
         return product
 
     # ---- pricing ---------------------------------------------------------------------------------
@@ -514,7 +516,7 @@ class GatewayService:
            summary="Issue an API key (shown once)", body=auth.ApiKeyCreateSchema,
            response=auth.ApiKeyIssuedSchema)
     def create_api_key(self, call):
-        fields = load(auth.ApiKeyCreateSchema(), call.body)
+        fields = load(auth.ApiKeyCreateSchema, call.body)
         if fields["role"] == DISTRIBUTOR:
             try:
                 self.distributors.get_profile(fields["distributor_id"])

@@ -59,7 +59,7 @@ class CatalogService:
 
     @rpc(expected_exceptions=ServiceError)
     def create_product(self, payload: dict, actor: str) -> dict:
-        fields = load(ProductCreateSchema(), payload)
+        fields = load(ProductCreateSchema, payload)
         cur = self.db.cursor()
         known = store.existing_skus(cur, fields.get("substitutes", []))
         errors = domain.substitute_errors(fields["sku"], fields.get("substitutes", []), known)
@@ -84,7 +84,7 @@ class CatalogService:
 
     @rpc(expected_exceptions=ServiceError)
     def update_product(self, sku: str, payload: dict, actor: str) -> dict:
-        changes = load(ProductPatchSchema(), payload)
+        changes = load(ProductPatchSchema, payload)
         cur = self.db.cursor()
         product = store.get(cur, sku, for_update=True)
         if product is None:
@@ -113,13 +113,13 @@ class CatalogService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_products(self, query: dict) -> dict:
-        params = load(ProductQuerySchema(), query)
+        params = load(ProductQuerySchema, query)
         return self._page(params)
 
     @rpc(expected_exceptions=ServiceError)
     def list_catalog(self, query: dict) -> dict:
         """What a distributor may see: active products only."""
-        params = load(ProductQuerySchema(), query)
+        params = load(ProductQuerySchema, query)
         params["status"] = domain.ACTIVE
         return self._page(params)
 
@@ -140,7 +140,7 @@ class CatalogService:
 
     @rpc(expected_exceptions=ServiceError)
     def import_products(self, payload: dict, actor: str) -> dict:
-        rows = load(ImportSchema(), payload)["products"]
+        rows = load(ImportSchema, payload)["products"]
         cur = self.db.cursor()
         skus = {row["sku"] for row in rows}
         for row in rows:

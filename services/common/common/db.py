@@ -63,6 +63,19 @@ class Transaction:
             self.conn = None
 
 
+class KeepingPool(psycopg2.pool.ThreadedConnectionPool):
+    """Opens connections on demand and keeps them. psycopg2's own pool closes every connection
+    returned above ``minconn``, which under load meant a new PostgreSQL connection per worker, and
+    a large ``minconn`` opens them all at start-up whether needed or not."""
+
+    def _putconn(self, conn, key=None, close=False):
+        saved, self.minconn = self.minconn, self.maxconn
+        try:
+            super()._putconn(conn, key, close)
+        finally:
+            self.minconn = saved
+
+
 class Database(DependencyProvider):
     def __init__(self, service: str):
         self.service = service
@@ -74,9 +87,7 @@ class Database(DependencyProvider):
         config = self.container.config
         url = database_url(self.service, config)
         size = setting(config, "max_workers", 10) + 4
-        # minconn = maxconn: psycopg2's pool closes every connection returned above minconn, which
-        # under load means a new PostgreSQL connection per worker
-        self.pool = psycopg2.pool.ThreadedConnectionPool(size, size, url)
+        self.pool = KeepingPool(1, size, url)
 
     def stop(self):
         if self.pool is not None:

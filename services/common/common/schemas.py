@@ -29,8 +29,14 @@ class PageQuerySchema(Schema):
     cursor = fields.String(load_default=None)
 
 
-def load(schema: Schema, payload, prefix: str = ""):
-    """Validate ``payload`` with ``schema``; a caller's mistake becomes ``InvalidInput``."""
+_INSTANCES: dict[type, Schema] = {}
+
+
+def load(schema: type[Schema] | Schema, payload, prefix: str = ""):
+    """Validate ``payload`` with ``schema`` (a class: one instance is kept per class, since building a
+    marshmallow schema costs more than most loads); a caller's mistake becomes ``InvalidInput``."""
+    if isinstance(schema, type):
+        schema = _INSTANCES.get(schema) or _INSTANCES.setdefault(schema, schema())
     try:
         return schema.load(payload)
     except ValidationError as err:

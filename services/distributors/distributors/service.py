@@ -95,7 +95,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def submit_application(self, payload: dict) -> dict:
-        fields = load(ApplicationSchema(), payload)
+        fields = load(ApplicationSchema, payload)
         fields["credit_code"] = fields["credit_code"].strip().upper()
         domain.screen_application(fields)
         cur = self.db.cursor()
@@ -129,7 +129,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_applications(self, query: dict) -> dict:
-        params = load(ApplicationQuerySchema(), query)
+        params = load(ApplicationQuerySchema, query)
         after = decode_cursor(params.pop("cursor"))
         limit = params.pop("limit")
         rows = store.list_applications(self.db.cursor(), params, after, limit)
@@ -140,7 +140,7 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def approve_application(self, application_id, payload: dict, actor: str) -> dict:
         """Creates the distributor and its locations; the caller issues its first API key."""
-        decision = load(ApproveSchema(), payload)
+        decision = load(ApproveSchema, payload)
         number = parse_id(application_id, ApplicationNotFound, "application")
         cur = self.db.cursor()
         application = store.get_application(cur, number, for_update=True)
@@ -164,7 +164,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def reject_application(self, application_id, payload: dict, actor: str) -> dict:
-        reason = load(ReasonSchema(), payload)["reason"]
+        reason = load(ReasonSchema, payload)["reason"]
         number = parse_id(application_id, ApplicationNotFound, "application")
         cur = self.db.cursor()
         application = store.get_application(cur, number, for_update=True)
@@ -190,7 +190,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_distributors(self, query: dict) -> dict:
-        params = load(DistributorQuerySchema(), query)
+        params = load(DistributorQuerySchema, query)
         after = decode_cursor(params.pop("cursor"))
         limit = params.pop("limit")
         cur = self.db.cursor()
@@ -208,7 +208,7 @@ class DistributorsService:
         """suspend | reinstate | terminate, validated by the state machine and recorded."""
         if action not in domain.TRANSITIONS:
             raise ValueError(f"unknown action {action!r}")
-        schema = OptionalReasonSchema() if action == "reinstate" else ReasonSchema()
+        schema = OptionalReasonSchema if action == "reinstate" else ReasonSchema
         reason = load(schema, payload or {}).get("reason")
         cur = self.db.cursor()
         current = self._distributor(cur, distributor_id, for_update=True)
@@ -220,7 +220,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def change_tier(self, distributor_id, payload: dict, actor: str) -> dict:
-        tier = load(TierChangeSchema(), payload)["tier"]
+        tier = load(TierChangeSchema, payload)["tier"]
         cur = self.db.cursor()
         current = self._distributor(cur, distributor_id, for_update=True)
         changed, entry = domain.change_tier(current, tier, actor, _now())
@@ -246,7 +246,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_locations(self, distributor_id, query: dict) -> dict:
-        params = load(PageQuerySchema(), query)
+        params = load(PageQuerySchema, query)
         cur = self.db.cursor()
         distributor = self._distributor(cur, distributor_id)
         after = decode_cursor(params["cursor"])
@@ -257,7 +257,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def add_location(self, distributor_id, payload: dict) -> dict:
-        fields = load(LocationCreateSchema(), payload)
+        fields = load(LocationCreateSchema, payload)
         self._check_coordinates(fields)
         cur = self.db.cursor()
         distributor = self._distributor(cur, distributor_id, for_update=True)
@@ -269,7 +269,7 @@ class DistributorsService:
 
     @rpc(expected_exceptions=ServiceError)
     def update_location(self, distributor_id, location_id, payload: dict) -> dict:
-        changes = load(LocationPatchSchema(), payload)
+        changes = load(LocationPatchSchema, payload)
         cur = self.db.cursor()
         distributor = self._distributor(cur, distributor_id, for_update=True)
         number = parse_id(location_id, LocationNotFound, "location")

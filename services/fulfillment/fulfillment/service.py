@@ -147,7 +147,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def get_stock(self, distributor_id, location_id, query: dict) -> dict:
-        params = load(PageQuerySchema(), query)
+        params = load(PageQuerySchema, query)
         cur = self.db.cursor()
         lid = self._own_location(cur, distributor_id, location_id, writing=False)
         rows = store.stock_of(cur, lid, decode_cursor(params["cursor"]), params["limit"])
@@ -159,7 +159,7 @@ class FulfillmentService:
     def put_stock(self, distributor_id, location_id, payload: dict) -> dict:
         """A full snapshot: listed SKUs take the given on_hand, unlisted ones 0; a line that would go
         below what is reserved is refused and reported, and every other line is applied."""
-        items = load(StockSnapshotSchema(), payload)["items"]
+        items = load(StockSnapshotSchema, payload)["items"]
         cur = self.db.cursor()
         lid = self._own_location(cur, distributor_id, location_id, writing=True)
         rejected = store.apply_snapshot(cur, lid, [(i["sku"], i["on_hand"]) for i in items], _now())
@@ -170,7 +170,7 @@ class FulfillmentService:
     @rpc(expected_exceptions=ServiceError)
     def adjust_stock(self, distributor_id, location_id, payload: dict) -> dict:
         """Deltas, all or nothing: one that would go below reserved or below 0 refuses them all."""
-        adjustments = load(AdjustmentsSchema(), payload)["adjustments"]
+        adjustments = load(AdjustmentsSchema, payload)["adjustments"]
         cur = self.db.cursor()
         lid = self._own_location(cur, distributor_id, location_id, writing=True)
         now, rows = _now(), []
@@ -190,7 +190,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def create_order(self, channel: str, payload: dict) -> dict:
-        fields = load(OrderCreateSchema(), payload)
+        fields = load(OrderCreateSchema, payload)
         cur = self.db.cursor()
         existing = store.order_by_external_id(cur, channel, fields["external_id"])
         if existing:
@@ -328,7 +328,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_orders(self, query: dict) -> dict:
-        params = load(OrderQuerySchema(), query)
+        params = load(OrderQuerySchema, query)
         after = decode_cursor(params.pop("cursor"))
         limit = params.pop("limit")
         cur = self.db.cursor()
@@ -377,7 +377,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_assignments(self, distributor_id, query: dict) -> dict:
-        params = load(AssignmentQuerySchema(), query)
+        params = load(AssignmentQuerySchema, query)
         did = parse_id(distributor_id, AssignmentNotFound, "distributor")
         cur = self.db.cursor()
         rows = store.distributor_assignments(cur, did, params.get("status"), decode_cursor(params["cursor"]),
@@ -397,7 +397,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def ship_assignment(self, distributor_id, assignment_id, payload: dict) -> dict:
-        fields = load(ShipSchema(), payload)
+        fields = load(ShipSchema, payload)
         cur = self.db.cursor()
         a = self._own_assignment(cur, distributor_id, assignment_id, writing=True)
         status = domain.move_assignment(a["status"], "ship")
@@ -414,7 +414,7 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def reject_assignment(self, distributor_id, assignment_id, payload: dict) -> dict:
-        reason = load(AssignmentRejectSchema(), payload)["reason"]
+        reason = load(AssignmentRejectSchema, payload)["reason"]
         cur = self.db.cursor()
         a = self._own_assignment(cur, distributor_id, assignment_id, writing=True)
         domain.move_assignment(a["status"], "reject")

@@ -56,6 +56,7 @@ PROMOTION = PromotionSchema()
 TIER = TierSchema()
 OBSERVATION = ObservationResultSchema()
 QUOTE = QuoteSchema()
+UNIT_PRICE = UnitPriceSchema()
 CLOCK_SKEW = timedelta(minutes=1)
 
 
@@ -155,7 +156,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def set_price(self, sku: str, payload: dict, actor: str) -> dict:
-        fields = load(PriceSetSchema(), payload)
+        fields = load(PriceSetSchema, payload)
         now = _now()
         fields.setdefault("effective_from", now)
         errors = domain.price_problems(fields["list_price"], fields["floor_price"])
@@ -195,7 +196,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def get_retail_price(self, sku: str, query: dict) -> dict:
-        at = load(RetailQuerySchema(), query).get("at") or _now()
+        at = load(RetailQuerySchema, query).get("at") or _now()
         return self._retail(self.db.cursor(), [sku], at)[sku]
 
     @rpc(expected_exceptions=ServiceError)
@@ -232,7 +233,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def set_tier(self, name: str, payload: dict, actor: str) -> dict:
-        fields = load(TierSetSchema(), payload)
+        fields = load(TierSetSchema, payload)
         breaks = tuple(domain.VolumeBreak(b["min_qty"], b["extra_discount_pct"])
                        for b in fields["volume_breaks"])
         errors = domain.tier_problems(fields["discount_pct"], breaks)
@@ -254,7 +255,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def set_green_channel(self, payload: dict, actor: str) -> dict:
-        fields = load(GreenChannelSchema(), payload)
+        fields = load(GreenChannelSchema, payload)
         limits = domain.GreenChannel(fields["max_discount_pct"], fields["max_duration_hours"])
         store.save_green_channel(self.db.cursor(), limits, actor, _now())
         return GreenChannelSchema().dump(limits)
@@ -263,7 +264,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def create_promotion(self, payload: dict, actor: str, role: str) -> dict:
-        fields = load(PromotionCreateSchema(), payload)
+        fields = load(PromotionCreateSchema, payload)
         errors = domain.promotion_problems(fields["discount_pct"], fields["starts_at"], fields["ends_at"])
         cur = self.db.cursor()
         if fields.get("skus"):
@@ -289,7 +290,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_promotions(self, query: dict) -> dict:
-        params = load(PromotionQuerySchema(), query)
+        params = load(PromotionQuerySchema, query)
         rows = store.list_promotions(self.db.cursor(), params.get("status"),
                                      decode_cursor(params["cursor"]), params["limit"])
         result = page(rows, params["limit"], key=lambda r: r["id"])
@@ -310,7 +311,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def reject_promotion(self, promotion_id, payload: dict, actor: str) -> dict:
-        reason = load(PromotionRejectSchema(), payload)["reason"]
+        reason = load(PromotionRejectSchema, payload)["reason"]
         cur = self.db.cursor()
         number = parse_id(promotion_id, PromotionNotFound, "promotion")
         row = store.promotion_row(cur, number, for_update=True)
@@ -325,7 +326,7 @@ class PricingService:
     def create_quote(self, distributor_id, payload: dict) -> dict:
         """Every line priced from one snapshot (a single statement) at one instant: a quote never
         mixes two price versions."""
-        request = load(QuoteRequestSchema(), payload)
+        request = load(QuoteRequestSchema, payload)
         try:
             number = int(distributor_id)
         except (TypeError, ValueError):
@@ -369,24 +370,29 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def get_unit_prices(self, distributor_id, skus: list[str]) -> dict:
-        """One unit of each SKU at the caller's tier (catalog views); unpriced SKUs are left out."""
+        """One unit of each SKU at the caller's tier (catalog views); unpriced SKUs are left out.
+        Everything is read in one statement, as for a quote."""
+        try:
+            number = int(distributor_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"distributor {distributor_id} not found") from None
         cur = self.db.cursor()
-        distributor = self._distributor(cur, distributor_id)
-        if distributor is None:
-            raise NotFound(f"distributor {distributor_id} not found")
-        tier = store.tier(cur, distributor["tier"])
         now = _now()
-        entries = store.price_entries(cur, skus)
-        promotions = store.live_promotions(cur, skus, now)
+        inputs = store.quote_inputs(cur, number, skus, now)
+        if inputs.distributor is None:
+            if self._distributor(cur, number) is None:
+                raise NotFound(f"distributor {distributor_id} not found")
+            inputs = store.quote_inputs(cur, number, skus, now)
+        tier = inputs.tier
         out = {}
         for sku in skus:
-            price = domain.price_in_force(entries[sku], now)
+            price = inputs.prices.get(sku)
             if price is None:
                 continue
-            out[sku] = UnitPriceSchema().dump({
+            out[sku] = UNIT_PRICE.dump({
                 "list_price": price.list_price, "currency": price.currency,
                 "retail_price": domain.retail_price(price.list_price,
-                                                    domain.best_promotion(promotions, sku, now)),
+                                                    domain.best_promotion(inputs.promotions, sku, now)),
                 "unit_price": domain.wholesale_unit_price(price.list_price, price.floor_price,
                                                           tier.discount_pct, domain.volume_discount(tier, 1)),
                 "tier_discount_pct": tier.discount_pct})
@@ -396,7 +402,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def record_observation(self, payload: dict, actor: str) -> dict:
-        fields = load(ObservationSchema(), payload)
+        fields = load(ObservationSchema, payload)
         if fields["observed_at"] > _now() + CLOCK_SKEW:
             raise InvalidPricing.for_field("observed_at", "must not be in the future")
         cur = self.db.cursor()
@@ -426,7 +432,7 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_violations(self, query: dict) -> dict:
-        params = load(ViolationQuerySchema(), query)
+        params = load(ViolationQuerySchema, query)
         after = decode_cursor(params.pop("cursor"))
         if after is not None and not (isinstance(after, list) and len(after) == 3):
             raise InvalidPricing.for_field("cursor", "malformed cursor")

@@ -219,3 +219,100 @@ def monkeypatch_limits():
     store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT = 3, 2, 6
     yield
     store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT = saved
+
+
+WORKFLOW: dict = {}
+
+
+class WorkflowMachine(RuleBasedStateMachine):
+    """Uploads, orders, accepts, rejects, shipments and cancellations through the service in any order:
+    reserved always equals what open assignments hold, and 0 ≤ reserved ≤ on_hand."""
+
+    def __init__(self):
+        super().__init__()
+        # kept off the class: hypothesis inspects class attributes, and a proxy answers any name
+        self.rpc, self.db, self.distributors = WORKFLOW["rpc"], WORKFLOW["db"], WORKFLOW["distributors"]
+        with transaction(self.db) as cur:
+            cur.execute("TRUNCATE stock, assignments, orders RESTART IDENTITY CASCADE")
+        self.orders = 0
+
+    @rule(which=st.integers(0, 1), qty=st.integers(0, 6))
+    def upload(self, which, qty):
+        did, loc = self.distributors[which]
+        self.rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "W", "on_hand": qty}]})
+
+    @rule(qty=st.integers(1, 4))
+    def order(self, qty):
+        self.orders += 1
+        self.rpc.fulfillment.create_order("tmall", {
+            "external_id": f"wf-{self.orders}", "lines": [{"sku": "W", "qty": qty}],
+            "ship_to": {"name": "c", "phone": "13800000001", "address": "a", "lat": 31.2, "lon": 121.4}})
+
+    def _assignment(self, status):
+        with transaction(self.db) as cur:
+            cur.execute("SELECT id, distributor_id FROM assignments WHERE status = %s ORDER BY id LIMIT 1",
+                        (status,))
+            return cur.fetchone()
+
+    @rule()
+    def accept(self):
+        a = self._assignment("pending")
+        if a:
+            self.rpc.fulfillment.accept_assignment(a["distributor_id"], a["id"])
+
+    @rule()
+    def reject(self):
+        a = self._assignment("pending") or self._assignment("accepted")
+        if a:
+            self.rpc.fulfillment.reject_assignment(a["distributor_id"], a["id"], {"reason": "busy"})
+
+    @rule()
+    def ship(self):
+        a = self._assignment("accepted")
+        if a:
+            self.rpc.fulfillment.ship_assignment(a["distributor_id"], a["id"],
+                                                 {"carrier": "SF", "tracking_no": "1"})
+
+    @rule()
+    def cancel(self):
+        with transaction(self.db) as cur:
+            cur.execute("SELECT id FROM orders WHERE status NOT IN ('cancelled', 'shipped') ORDER BY id LIMIT 1")
+            row = cur.fetchone()
+        if row:
+            try:
+                self.rpc.fulfillment.cancel_order("tmall", row["id"], "test")
+            except fulfillment.errors.IllegalOrderChange:
+                pass  # it has a shipped assignment
+
+    @invariant()
+    def reservations_match_open_assignments(self):
+        with transaction(self.db) as cur:
+            cur.execute("SELECT location_id, on_hand, reserved FROM stock WHERE sku = 'W'")
+            stock = {r["location_id"]: r for r in cur.fetchall()}
+            cur.execute("SELECT location_id, sum((l->>'qty')::int) AS held FROM assignments, "
+                        "jsonb_array_elements(lines) l WHERE status IN ('pending', 'accepted') "
+                        "GROUP BY location_id")
+            held = {r["location_id"]: r["held"] for r in cur.fetchall()}
+        for location_id, row in stock.items():
+            assert 0 <= row["reserved"] <= row["on_hand"]
+            assert row["reserved"] == held.get(location_id, 0)
+
+
+def test_the_workflow_keeps_stock_consistent(cluster):
+    rpc, _, db = cluster
+    rpc.catalog.create_product({"sku": "W", "name": "w", "category": "c", "lifecycle": "new",
+                                "status": "active"}, "s")
+    rpc.pricing.set_price("W", {"list_price": "10.00", "floor_price": "5.00"}, "m")
+    ids = []
+    for code, lat in (("91110000710935732K", 31.21), ("91440300192241158P", 31.25)):
+        app = rpc.distributors.submit_application({
+            "company_name": "WF", "credit_code": code,
+            "contact": {"name": "w", "phone": "13800000000", "email": "w@wf.cn"}, "address": "x",
+            "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": lat, "lon": 121.4}],
+            "requested_tier": "gold", "channels": ["tmall"]})
+        did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+        ids.append((did, rpc.distributors.get_profile(did)["locations"][0]["id"]))
+    WORKFLOW.update(rpc=rpc, db=db, distributors=ids)
+    run = WorkflowMachine.TestCase
+    run.settings = settings(max_examples=10, stateful_step_count=20, deadline=None)
+    run("runTest").runTest()

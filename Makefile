@@ -35,3 +35,6 @@ api-key: venv
 
 bench: venv
 	$(PY) bench/catalog_read.py
+
+lint: venv
+	$(VENV)/bin/ruff check .

@@ -41,6 +41,18 @@ def distributor_at(client, system, dlat: float, dlon: float = 0.0, radius: float
     return dist, approved["distributor_id"], location_id
 
 
+def two_distributors(client, system, base_lat: float, sku: str, on_hand: int):
+    """Two distributors 0.1° apart on a latitude band of the test's own, each holding ``on_hand`` of
+    ``sku``; returns (lat, (client, distributor id, location id) for the nearer, … for the farther)."""
+    lat = base_lat + (uuid.uuid4().int % 1000) / 1000
+    pair = []
+    for offset in (0.0, 0.1):
+        dist, did, loc = distributor_at(client, system, lat - CUSTOMER["lat"] + offset)
+        dist.put(f"/v1/locations/{loc}/stock", json={"items": [{"sku": sku, "on_hand": on_hand}]})
+        pair.append((dist, did, loc))
+    return lat, pair[0], pair[1]
+
+
 def order(client, lines, external_id=None, **ship_to):
     return client["channel"].post("/v1/orders", json={
         "external_id": external_id or uuid.uuid4().hex, "ship_to": {**CUSTOMER, **ship_to},
@@ -157,11 +169,8 @@ def test_bad_orders_name_the_field(client, change, field):
 
 def test_accept_ship_reject_and_cancel(client, system, skus):
     a = skus[0]
-    lat = 29.0 + (uuid.uuid4().int % 1000) / 1000
-    first, first_id, first_loc = distributor_at(client, system, lat - CUSTOMER["lat"])
-    second, second_id, second_loc = distributor_at(client, system, lat - CUSTOMER["lat"] + 0.1)
-    first.put(f"/v1/locations/{first_loc}/stock", json={"items": [{"sku": a, "on_hand": 10}]})
-    second.put(f"/v1/locations/{second_loc}/stock", json={"items": [{"sku": a, "on_hand": 10}]})
+    lat, (first, first_id, first_loc), (second, second_id, second_loc) = two_distributors(
+        client, system, 29.0, a, 10)
 
     placed = order(client, [(a, 2)], lat=lat).json()
     assignment = placed["shipments"][0]["assignment_id"]
@@ -198,11 +207,8 @@ def test_accept_ship_reject_and_cancel(client, system, skus):
 
 def test_suspending_a_distributor_reroutes_its_open_assignments(client, system, skus):
     a = skus[0]
-    lat = 28.0 + (uuid.uuid4().int % 1000) / 1000
-    first, first_id, first_loc = distributor_at(client, system, lat - CUSTOMER["lat"])
-    second, second_id, second_loc = distributor_at(client, system, lat - CUSTOMER["lat"] + 0.1)
-    first.put(f"/v1/locations/{first_loc}/stock", json={"items": [{"sku": a, "on_hand": 5}]})
-    second.put(f"/v1/locations/{second_loc}/stock", json={"items": [{"sku": a, "on_hand": 5}]})
+    lat, (first, first_id, first_loc), (second, second_id, second_loc) = two_distributors(
+        client, system, 28.0, a, 5)
     placed = order(client, [(a, 1)], lat=lat).json()
     assert placed["shipments"][0]["distributor_id"] == first_id
     client["manager"].post(f"/v1/admin/distributors/{first_id}/suspend", json={"reason": "audit"})
@@ -259,11 +265,8 @@ def test_a_new_location_takes_stock_as_soon_as_it_exists(client, system, skus):
 
 def test_deactivating_a_location_reroutes_its_open_assignments_and_sales_can_cancel(client, system, skus):
     a = skus[0]
-    lat = 26.0 + (uuid.uuid4().int % 1000) / 1000
-    first, first_id, first_loc = distributor_at(client, system, lat - CUSTOMER["lat"])
-    second, second_id, second_loc = distributor_at(client, system, lat - CUSTOMER["lat"] + 0.1)
-    first.put(f"/v1/locations/{first_loc}/stock", json={"items": [{"sku": a, "on_hand": 5}]})
-    second.put(f"/v1/locations/{second_loc}/stock", json={"items": [{"sku": a, "on_hand": 5}]})
+    lat, (first, first_id, first_loc), (second, second_id, second_loc) = two_distributors(
+        client, system, 26.0, a, 5)
     placed = order(client, [(a, 2)], lat=lat).json()
     assert placed["shipments"][0]["location_id"] == first_loc
     assert first.patch(f"/v1/locations/{first_loc}", json={"active": False}).status_code == 200

@@ -306,8 +306,9 @@ class FulfillmentService:
                          set(order["excluded_distributors"]) | excluded, order["explanation"] + rounds, now)
         return status
 
-    def _view(self, cur, order: dict, admin: bool = False) -> dict:
-        assignments = store.assignments_of(cur, [order["id"]])
+    def _view(self, cur, order: dict, admin: bool = False, assignments: list[dict] | None = None) -> dict:
+        if assignments is None:
+            assignments = store.assignments_of(cur, [order["id"]])
         shown = [a for a in assignments if a["status"] not in ("rejected", "rerouted")]
         data = {**order, "lines": order["lines"], "retail_total": str(order["retail_total"]),
                 "shipments": [{"assignment_id": a["id"], **a} for a in shown]}
@@ -334,7 +335,11 @@ class FulfillmentService:
         cur = self.db.cursor()
         rows = store.list_orders(cur, params, after, limit)
         result = page(rows, limit, key=lambda r: r["id"])
-        result["items"] = [self._view(cur, r, admin=True) for r in result["items"]]
+        by_order: dict[int, list[dict]] = {r["id"]: [] for r in result["items"]}
+        for a in store.assignments_of(cur, list(by_order)):  # one query for the whole page
+            by_order[a["order_id"]].append(a)
+        result["items"] = [self._view(cur, r, admin=True, assignments=by_order[r["id"]])
+                           for r in result["items"]]
         return result
 
     @rpc(expected_exceptions=ServiceError)
@@ -372,8 +377,13 @@ class FulfillmentService:
         return a
 
     def _assignment_view(self, cur, a: dict) -> dict:
-        order = store.order(cur, a["order_id"])
-        return ASSIGNMENT.dump({**a, "ship_to": order["ship_to"] if order else None})
+        return self._assignment_views(cur, [a])[0]
+
+    @staticmethod
+    def _assignment_views(cur, assignments: list[dict]) -> list[dict]:
+        """Assignments with their order's ship-to address, read in one query."""
+        ship_to = store.ship_to_of(cur, list({a["order_id"] for a in assignments}))
+        return [ASSIGNMENT.dump({**a, "ship_to": ship_to.get(a["order_id"])}) for a in assignments]
 
     @rpc(expected_exceptions=ServiceError)
     def list_assignments(self, distributor_id, query: dict) -> dict:
@@ -383,7 +393,7 @@ class FulfillmentService:
         rows = store.distributor_assignments(cur, did, params.get("status"), decode_cursor(params["cursor"]),
                                              params["limit"])
         result = page(rows, params["limit"], key=lambda r: r["id"])
-        result["items"] = [self._assignment_view(cur, a) for a in result["items"]]
+        result["items"] = self._assignment_views(cur, result["items"])
         return result
 
     @rpc(expected_exceptions=ServiceError)

@@ -283,6 +283,11 @@ def order(cur, order_id: int, for_update: bool = False) -> dict | None:
     return cur.fetchone()
 
 
+def ship_to_of(cur, order_ids: list[int]) -> dict[int, dict]:
+    cur.execute("SELECT id, ship_to FROM orders WHERE id = ANY(%s)", (order_ids,))
+    return {r["id"]: r["ship_to"] for r in cur.fetchall()}
+
+
 def save_order(cur, order_id: int, status: str, backordered: list, excluded: Iterable[int],
                explanation: list, now: datetime) -> None:
     cur.execute("UPDATE orders SET status = %s, backordered = %s, excluded_distributors = %s, "

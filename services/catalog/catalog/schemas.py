@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from common.schemas import PageQuerySchema, StrictBoolean
+from common.schemas import PageQuerySchema, StrictBoolean, page_of
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 MAX_IMPORT = 10_000
@@ -53,9 +53,7 @@ class ProductSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class ProductPageSchema(Schema):
-    items = fields.List(fields.Nested(ProductSchema))
-    next_cursor = fields.String(allow_none=True)
+ProductPageSchema = page_of(ProductSchema, "ProductPageSchema")
 
 
 class ImportSchema(Schema):

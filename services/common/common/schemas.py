@@ -32,6 +32,12 @@ class PageQuerySchema(Schema):
 _INSTANCES: dict[type, Schema] = {}
 
 
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The ``{items, next_cursor}`` envelope every list answers with, for OpenAPI."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item)),
+                             "next_cursor": fields.String(allow_none=True)}, name=name)
+
+
 def load(schema: type[Schema] | Schema, payload, prefix: str = ""):
     """Validate ``payload`` with ``schema`` (a class: one instance is kept per class, since building a
     marshmallow schema costs more than most loads); a caller's mistake becomes ``InvalidInput``."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from common.schemas import PageQuerySchema, StrictBoolean, StrictFloat, text
+from common.schemas import PageQuerySchema, StrictBoolean, StrictFloat, page_of, text
 from distributors.domain import TIERS
 
 CHANNELS = ("offline_store", "tmall", "jd", "douyin", "own_site", "pinduoduo", "wechat", "other")
@@ -159,19 +159,13 @@ class DistributorAdminSchema(DistributorSchema):
     history = fields.List(fields.Nested(HistoryEntrySchema))
 
 
-class DistributorPageSchema(Schema):
-    items = fields.List(fields.Nested(DistributorAdminSchema))
-    next_cursor = fields.String(allow_none=True)
+DistributorPageSchema = page_of(DistributorAdminSchema, "DistributorPageSchema")
 
 
-class ApplicationPageSchema(Schema):
-    items = fields.List(fields.Nested(ApplicationViewSchema))
-    next_cursor = fields.String(allow_none=True)
+ApplicationPageSchema = page_of(ApplicationViewSchema, "ApplicationPageSchema")
 
 
-class LocationPageSchema(Schema):
-    items = fields.List(fields.Nested(LocationSchema))
-    next_cursor = fields.String(allow_none=True)
+LocationPageSchema = page_of(LocationSchema, "LocationPageSchema")
 
 
 class ApplicationQuerySchema(PageQuerySchema):

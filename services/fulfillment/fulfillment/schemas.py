@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from common.schemas import PageQuerySchema, StrictFloat, StrictInteger, text
+from common.schemas import PageQuerySchema, StrictFloat, StrictInteger, page_of, text
 
 SKU = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 - _ .")
 PHONE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -55,9 +55,7 @@ class StockRowSchema(Schema):
     last_synced_at = fields.DateTime()
 
 
-class StockPageSchema(Schema):
-    items = fields.List(fields.Nested(StockRowSchema))
-    next_cursor = fields.String(allow_none=True)
+StockPageSchema = page_of(StockRowSchema, "StockPageSchema")
 
 
 class RejectedLineSchema(Schema):
@@ -138,9 +136,7 @@ class OrderAdminSchema(OrderSchema):
     explanation = fields.List(fields.Dict())
 
 
-class OrderPageSchema(Schema):
-    items = fields.List(fields.Nested(OrderAdminSchema))
-    next_cursor = fields.String(allow_none=True)
+OrderPageSchema = page_of(OrderAdminSchema, "OrderPageSchema")
 
 
 class OrderQuerySchema(PageQuerySchema):
@@ -167,9 +163,7 @@ class AssignmentSchema(Schema):
     created_at = fields.DateTime()
 
 
-class AssignmentPageSchema(Schema):
-    items = fields.List(fields.Nested(AssignmentSchema))
-    next_cursor = fields.String(allow_none=True)
+AssignmentPageSchema = page_of(AssignmentSchema, "AssignmentPageSchema")
 
 
 class AssignmentQuerySchema(PageQuerySchema):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from common.schemas import PageQuerySchema, StrictInteger, text
+from common.schemas import PageQuerySchema, StrictInteger, page_of, text
 from pricing.domain import pct_text
 
 SKU = r"^[A-Za-z0-9._-]{1,64}$"
@@ -133,9 +133,7 @@ class PromotionSchema(Schema):
     green_channel = fields.Boolean()
 
 
-class PromotionPageSchema(Schema):
-    items = fields.List(fields.Nested(PromotionSchema))
-    next_cursor = fields.String(allow_none=True)
+PromotionPageSchema = page_of(PromotionSchema, "PromotionPageSchema")
 
 
 class PromotionQuerySchema(PageQuerySchema):
@@ -175,9 +173,7 @@ class TierSchema(Schema):
     volume_breaks = fields.List(fields.Nested(VolumeBreakSchema))
 
 
-class TierPageSchema(Schema):
-    items = fields.List(fields.Nested(TierSchema))
-    next_cursor = fields.String(allow_none=True)
+TierPageSchema = page_of(TierSchema, "TierPageSchema")
 
 
 # ---- quotes -------------------------------------------------------------------------------------
@@ -257,9 +253,7 @@ class ObservationResultSchema(Schema):
     flagged_for_review = fields.Boolean()
 
 
-class ViolationPageSchema(Schema):
-    items = fields.List(fields.Nested(ObservationResultSchema))
-    next_cursor = fields.String(allow_none=True)
+ViolationPageSchema = page_of(ObservationResultSchema, "ViolationPageSchema")
 
 
 class ViolationQuerySchema(PageQuerySchema):

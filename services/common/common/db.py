@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import weakref
 from collections.abc import Iterator
 
 import psycopg2
@@ -30,6 +31,33 @@ def connect(url: str):
     return psycopg2.connect(url)
 
 
+# which Statements each open PostgreSQL session has prepared
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class Statement:
+    """A hot statement PostgreSQL parses and plans once per session (``PREPARE``), then only executes.
+
+    ``sql`` takes positional ``$1 … $n`` parameters. Planning the quote's six-part read cost more
+    PostgreSQL time than executing it (bench/quote.py). A prepared statement is not transactional:
+    a rollback after ``PREPARE`` keeps it, and a new session prepares again."""
+
+    def __init__(self, name: str, sql: str, arity: int):
+        self.name = name
+        self.sql = sql
+        self.arity = arity
+        self._execute = f"EXECUTE {name}({', '.join(['%s'] * arity)})" if arity else f"EXECUTE {name}"
+
+    def execute(self, cur, *params) -> None:
+        if len(params) != self.arity:
+            raise TypeError(f"{self.name} takes {self.arity} parameters, got {len(params)}")
+        prepared = _PREPARED.setdefault(cur.connection, set())
+        if self.name not in prepared:
+            cur.execute(f"PREPARE {self.name} AS {self.sql}")
+            prepared.add(self.name)
+        cur.execute(self._execute, params)
+
+
 class Transaction:
     """What a worker sees: a cursor factory on its own connection, taken from the pool on first use."""
 
@@ -41,6 +69,14 @@ class Transaction:
         if self.conn is None:
             self.conn = self._pool.getconn()
         return self.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+
+    def standalone(self) -> None:
+        """Run each statement of this worker as its own transaction (no BEGIN/COMMIT round trips).
+        Only for work whose every read is one statement and every write one statement, and which
+        announces no events (``add_events`` refuses); call before the first query."""
+        if self.conn is None:
+            self.conn = self._pool.getconn()
+        self.conn.autocommit = True
 
     def repeatable_read(self) -> None:
         """Read the rest of this transaction from one snapshot; call before its first query."""
@@ -59,6 +95,8 @@ class Transaction:
 
     def release(self, broken: bool = False) -> None:
         if self.conn is not None:
+            if not self.conn.closed and self.conn.autocommit:
+                self.conn.autocommit = False  # client-side only: no round trip
             self._pool.putconn(self.conn, close=broken or self.conn.closed != 0)
             self.conn = None
 

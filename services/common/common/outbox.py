@@ -44,6 +44,9 @@ def add_events(cur, events: list[tuple[str, dict[str, Any]]]) -> None:
     """Write events to the outbox inside the caller's transaction."""
     if not events:
         return
+    if cur.connection.autocommit:
+        raise RuntimeError("events are written in the transaction of the change they announce, "
+                           "not on a standalone (autocommit) connection")
     EVENT_WRITERS.add(id(cur.connection))
     psycopg2.extras.execute_values(
         cur,

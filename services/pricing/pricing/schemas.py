@@ -1,18 +1,20 @@
 """The pricing service's contracts. Money and percentages leave as decimal strings."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from common.schemas import PageQuerySchema, StrictInteger, page_of, text
-from pricing.domain import pct_text
+from pricing.domain import Quote, pct_text
 
 SKU = r"^[A-Za-z0-9._-]{1,64}$"
+CENT = Decimal("0.01")
 
 
 def two_places(value: Decimal) -> None:
-    if value != value.quantize(Decimal("0.01")):
+    if value != value.quantize(CENT):
         raise ValidationError("at most 2 decimal places")
 
 
@@ -24,7 +26,7 @@ class MoneyField(fields.Decimal):
         super().__init__(places=None, as_string=True, allow_nan=False, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else format(Decimal(value).quantize(Decimal("0.01")), "f")
+        return None if value is None else _money(Decimal(value))
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
@@ -210,6 +212,31 @@ class QuoteSchema(Schema):
     price_version = fields.Integer()
     valid_until = fields.DateTime()
     created_at = fields.DateTime()
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(CENT), "f")
+
+
+def dump_quote(quote: Quote, *, distributor_id: int, tier: str, price_version: int,
+               created_at: datetime) -> dict:
+    """``QuoteSchema().dump`` written out: the quote is the hot path and marshmallow's per-field
+    dispatch was a sixth of its Python time. tests/test_pricing_schemas.py holds the two equal."""
+    return {
+        "distributor_id": distributor_id,
+        "tier": tier,
+        "lines": [{"sku": line.sku, "qty": line.qty, "list_price": _money(line.list_price),
+                   "retail_price": _money(line.retail_price),
+                   "tier_discount_pct": pct_text(line.tier_discount_pct),
+                   "volume_discount_pct": pct_text(line.volume_discount_pct),
+                   "unit_price": _money(line.unit_price), "line_total": _money(line.line_total)}
+                  for line in quote.lines],
+        "total": _money(quote.total),
+        "currency": quote.currency,
+        "price_version": price_version,
+        "valid_until": quote.valid_until.isoformat(),
+        "created_at": created_at.isoformat(),
+    }
 
 
 class UnitPriceSchema(Schema):

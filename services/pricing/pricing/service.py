@@ -39,13 +39,13 @@ from pricing.schemas import (
     PromotionRejectSchema,
     PromotionSchema,
     QuoteRequestSchema,
-    QuoteSchema,
     RetailPriceSchema,
     RetailQuerySchema,
     TierSchema,
     TierSetSchema,
     UnitPriceSchema,
     ViolationQuerySchema,
+    dump_quote,
 )
 
 # what the services pricing calls raise comes back as their own exceptions, not RemoteError
@@ -55,7 +55,6 @@ PRICE_ENTRY = PriceEntrySchema()
 PROMOTION = PromotionSchema()
 TIER = TierSchema()
 OBSERVATION = ObservationResultSchema()
-QUOTE = QuoteSchema()
 UNIT_PRICE = UnitPriceSchema()
 CLOCK_SKEW = timedelta(minutes=1)
 
@@ -332,6 +331,8 @@ class PricingService:
         except (TypeError, ValueError):
             raise NotFound(f"distributor {distributor_id} not found") from None
         skus = [line["sku"] for line in request["lines"]]
+        # the inputs are one statement (one snapshot) and the quote one insert: no BEGIN/COMMIT
+        self.db.standalone()
         cur = self.db.cursor()
         now = _now()
         inputs = store.quote_inputs(cur, number, skus, now)
@@ -362,9 +363,8 @@ class PricingService:
         validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
         result = domain.quote([(line["sku"], line["qty"]) for line in request["lines"]], inputs.prices,
                               inputs.tier, inputs.promotions, now, validity)
-        body = QUOTE.dump({**result.__dict__, "distributor_id": distributor["id"],
-                           "tier": inputs.tier.name, "price_version": inputs.price_version,
-                           "created_at": now})
+        body = dump_quote(result, distributor_id=distributor["id"], tier=inputs.tier.name,
+                          price_version=inputs.price_version, created_at=now)
         body["id"] = store.insert_quote(cur, distributor["id"], body, now)
         return body
 
@@ -376,6 +376,7 @@ class PricingService:
             number = int(distributor_id)
         except (TypeError, ValueError):
             raise NotFound(f"distributor {distributor_id} not found") from None
+        self.db.standalone()
         cur = self.db.cursor()
         now = _now()
         inputs = store.quote_inputs(cur, number, skus, now)

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg2.extras
 
+from common.db import Statement
 from pricing.domain import GreenChannel, PriceEntry, Promotion, Tier, VolumeBreak
 
 PRICE_COLUMNS = "id, sku, list_price, floor_price, currency, effective_from, set_by, set_at"
@@ -152,35 +153,38 @@ class QuoteInputs:
     price_version: int
 
 
+QUOTE_INPUTS = Statement("pricing_quote_inputs", """
+    SELECT
+      (SELECT json_build_object('id', d.id, 'tier', d.tier, 'status', d.status,
+                                'version', d.version, 'flagged_for_review', d.flagged_for_review)
+         FROM distributors d WHERE d.id = $1) AS distributor,
+      (SELECT coalesce(json_agg(json_build_object('sku', p.sku, 'status', p.status,
+                                                  'version', p.version)), '[]')
+         FROM products p WHERE p.sku = ANY($2::text[])) AS products,
+      (SELECT coalesce(json_agg(json_build_object(
+                'id', e.id, 'sku', e.sku, 'list_price', e.list_price::text,
+                'floor_price', e.floor_price::text, 'currency', e.currency,
+                'effective_from', e.effective_from, 'set_by', e.set_by, 'set_at', e.set_at)), '[]')
+         FROM (SELECT DISTINCT ON (sku) * FROM list_prices
+                WHERE sku = ANY($2::text[]) AND effective_from <= $3::timestamptz
+                ORDER BY sku, effective_from DESC, id DESC) e) AS prices,
+      (SELECT json_build_object('name', t.name, 'discount_pct', t.discount_pct::text,
+                                'volume_breaks', t.volume_breaks)
+         FROM tiers t WHERE t.name = (SELECT tier FROM distributors WHERE id = $1)) AS tier,
+      (SELECT coalesce(json_agg(json_build_object(
+                'id', pr.id, 'name', pr.name, 'discount_pct', pr.discount_pct::text,
+                'starts_at', pr.starts_at, 'ends_at', pr.ends_at, 'skus', pr.skus,
+                'status', pr.status)), '[]')
+         FROM promotions pr WHERE pr.status = 'approved' AND pr.starts_at <= $3::timestamptz
+          AND pr.ends_at > $3::timestamptz AND (pr.skus IS NULL OR pr.skus && $2::text[])) AS promotions,
+      (SELECT version FROM price_version) AS price_version
+    """, 3)
+
+
 def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime) -> QuoteInputs:
-    """One round trip instead of six; numbers travel as text so they stay Decimal."""
-    cur.execute(
-        """
-        SELECT
-          (SELECT json_build_object('id', d.id, 'tier', d.tier, 'status', d.status,
-                                    'version', d.version, 'flagged_for_review', d.flagged_for_review)
-             FROM distributors d WHERE d.id = %(did)s) AS distributor,
-          (SELECT coalesce(json_agg(json_build_object('sku', p.sku, 'status', p.status,
-                                                      'version', p.version)), '[]')
-             FROM products p WHERE p.sku = ANY(%(skus)s)) AS products,
-          (SELECT coalesce(json_agg(json_build_object(
-                    'id', e.id, 'sku', e.sku, 'list_price', e.list_price::text,
-                    'floor_price', e.floor_price::text, 'currency', e.currency,
-                    'effective_from', e.effective_from, 'set_by', e.set_by, 'set_at', e.set_at)), '[]')
-             FROM (SELECT DISTINCT ON (sku) * FROM list_prices
-                    WHERE sku = ANY(%(skus)s) AND effective_from <= %(at)s
-                    ORDER BY sku, effective_from DESC, id DESC) e) AS prices,
-          (SELECT json_build_object('name', t.name, 'discount_pct', t.discount_pct::text,
-                                    'volume_breaks', t.volume_breaks)
-             FROM tiers t WHERE t.name = (SELECT tier FROM distributors WHERE id = %(did)s)) AS tier,
-          (SELECT coalesce(json_agg(json_build_object(
-                    'id', pr.id, 'name', pr.name, 'discount_pct', pr.discount_pct::text,
-                    'starts_at', pr.starts_at, 'ends_at', pr.ends_at, 'skus', pr.skus,
-                    'status', pr.status)), '[]')
-             FROM promotions pr WHERE pr.status = 'approved' AND pr.starts_at <= %(at)s
-              AND pr.ends_at > %(at)s AND (pr.skus IS NULL OR pr.skus && %(skus)s)) AS promotions,
-          (SELECT version FROM price_version) AS price_version
-        """, {"did": distributor_id, "skus": skus, "at": at})
+    """One round trip instead of six, prepared once per connection; numbers travel as text so they
+    stay Decimal."""
+    QUOTE_INPUTS.execute(cur, distributor_id, skus, at)
     row = cur.fetchone()
     prices = {e["sku"]: PriceEntry(e["id"], e["sku"], Decimal(e["list_price"]), Decimal(e["floor_price"]),
                                    e["currency"], datetime.fromisoformat(e["effective_from"]), e["set_by"],
@@ -198,9 +202,12 @@ def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime) -> Quo
 # ---- quotes and observations --------------------------------------------------------------------
 
 
+INSERT_QUOTE = Statement("pricing_insert_quote", "INSERT INTO quotes (distributor_id, body, created_at) "
+                                                  "VALUES ($1, $2, $3) RETURNING id", 3)
+
+
 def insert_quote(cur, distributor_id: int, body: dict[str, Any], now: datetime) -> int:
-    cur.execute("INSERT INTO quotes (distributor_id, body, created_at) VALUES (%s, %s, %s) RETURNING id",
-                (distributor_id, psycopg2.extras.Json(body), now))
+    INSERT_QUOTE.execute(cur, distributor_id, psycopg2.extras.Json(body), now)
     return cur.fetchone()["id"]
 
 

@@ -226,11 +226,8 @@ class GatewayService:
     @route("GET", "/v1/catalog/products/<sku>", roles=(DISTRIBUTOR,), tag="distributor",
            summary="One active product", response=catalog_schemas.ProductSchema)
     def catalog_product(self, call, sku):
-        # the product and its price are independent: ask both services at once
-        price = self.pricing.get_unit_prices.call_async(call.principal.distributor_id, [sku])
-        product = self.catalog.get_catalog_product(sku)
-        product["price"] = price.result().get(sku)
-        return product
+        # pricing keeps the catalog's products (from its events) beside the prices: one call
+        return self.pricing.get_catalog_product(call.principal.distributor_id, sku)
 
     # ---- pricing ---------------------------------------------------------------------------------
 

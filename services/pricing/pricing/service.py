@@ -63,6 +63,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _unit_price(inputs: store.QuoteInputs, sku: str, now: datetime) -> dict | None:
+    """One unit at the distributor's tier, as catalog views show it; None while the SKU has no price."""
+    price, tier = inputs.prices.get(sku), inputs.tier
+    if price is None:
+        return None
+    return UNIT_PRICE.dump({
+        "list_price": price.list_price, "currency": price.currency,
+        "retail_price": domain.retail_price(price.list_price,
+                                            domain.best_promotion(inputs.promotions, sku, now)),
+        "unit_price": domain.wholesale_unit_price(price.list_price, price.floor_price,
+                                                  tier.discount_pct, domain.volume_discount(tier, 1)),
+        "tier_discount_pct": tier.discount_pct})
+
+
 
 class PricingService:
     name = "pricing"
@@ -86,8 +100,8 @@ class PricingService:
         known = {} if fresh else store.products(cur, skus)
         missing = [s for s in dict.fromkeys(skus) if s not in known]
         if missing:
-            for sku, product in self.catalog.get_products(missing).items():
-                store.upsert_product(cur, sku, product["status"], product["version"])
+            for product in self.catalog.get_products(missing).values():
+                store.upsert_product(cur, product)
             known = store.products(cur, skus)
         return known
 
@@ -122,8 +136,7 @@ class PricingService:
     def _apply_product(self, payload: dict) -> None:
         cur = self.db.cursor()
         if first_delivery(cur, "pricing.products", payload["event_id"]):
-            p = payload["product"]
-            store.upsert_product(cur, p["sku"], p["status"], p["version"])
+            store.upsert_product(cur, payload["product"])
 
     def _apply_distributor(self, payload: dict) -> None:
         cur = self.db.cursor()
@@ -326,10 +339,7 @@ class PricingService:
         """Every line priced from one snapshot (a single statement) at one instant: a quote never
         mixes two price versions."""
         request = load(QuoteRequestSchema, payload)
-        try:
-            number = int(distributor_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"distributor {distributor_id} not found") from None
+        number = self._distributor_number(distributor_id)
         skus = [line["sku"] for line in request["lines"]]
         # the inputs are one statement (one snapshot) and the quote one insert: no BEGIN/COMMIT
         self.db.standalone()
@@ -372,10 +382,7 @@ class PricingService:
     def get_unit_prices(self, distributor_id, skus: list[str]) -> dict:
         """One unit of each SKU at the caller's tier (catalog views); unpriced SKUs are left out.
         Everything is read in one statement, as for a quote."""
-        try:
-            number = int(distributor_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"distributor {distributor_id} not found") from None
+        number = self._distributor_number(distributor_id)
         self.db.standalone()
         cur = self.db.cursor()
         now = _now()
@@ -384,20 +391,36 @@ class PricingService:
             if self._distributor(cur, number) is None:
                 raise NotFound(f"distributor {distributor_id} not found")
             inputs = store.quote_inputs(cur, number, skus, now)
-        tier = inputs.tier
-        out = {}
-        for sku in skus:
-            price = inputs.prices.get(sku)
-            if price is None:
-                continue
-            out[sku] = UNIT_PRICE.dump({
-                "list_price": price.list_price, "currency": price.currency,
-                "retail_price": domain.retail_price(price.list_price,
-                                                    domain.best_promotion(inputs.promotions, sku, now)),
-                "unit_price": domain.wholesale_unit_price(price.list_price, price.floor_price,
-                                                          tier.discount_pct, domain.volume_discount(tier, 1)),
-                "tier_discount_pct": tier.discount_pct})
-        return out
+        return {sku: price for sku in skus if (price := _unit_price(inputs, sku, now)) is not None}
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_catalog_product(self, distributor_id, sku: str) -> dict:
+        """One active product with the caller's unit price, read in one statement from this
+        service's read models (the product as the catalog's events carry it): one call for the
+        gateway instead of two. A SKU not seen yet is asked of the catalog."""
+        number = self._distributor_number(distributor_id)
+        self.db.standalone()
+        cur = self.db.cursor()
+        now = _now()
+        inputs = store.quote_inputs(cur, number, [sku], now, documents=True)
+        product = inputs.products.get(sku)
+        if inputs.distributor is None or product is None or product["document"] is None:
+            if inputs.distributor is None and self._distributor(cur, number) is None:
+                raise NotFound(f"distributor {distributor_id} not found")
+            if product is None or product["document"] is None:
+                self._products(cur, [sku], fresh=True)
+            inputs = store.quote_inputs(cur, number, [sku], now, documents=True)
+            product = inputs.products.get(sku)
+        if product is None or product["status"] != "active":
+            raise ProductUnknown(f"product {sku!r} not found")
+        return {**product["document"], "price": _unit_price(inputs, sku, now)}
+
+    @staticmethod
+    def _distributor_number(distributor_id) -> int:
+        try:
+            return int(distributor_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"distributor {distributor_id} not found") from None
 
     # ---- parity -------------------------------------------------------------------------------
 

@@ -153,13 +153,13 @@ class QuoteInputs:
     price_version: int
 
 
-QUOTE_INPUTS = Statement("pricing_quote_inputs", """
+_PRICING_INPUTS = """
     SELECT
       (SELECT json_build_object('id', d.id, 'tier', d.tier, 'status', d.status,
                                 'version', d.version, 'flagged_for_review', d.flagged_for_review)
          FROM distributors d WHERE d.id = $1) AS distributor,
       (SELECT coalesce(json_agg(json_build_object('sku', p.sku, 'status', p.status,
-                                                  'version', p.version)), '[]')
+                                                  'version', p.version{document})), '[]')
          FROM products p WHERE p.sku = ANY($2::text[])) AS products,
       (SELECT coalesce(json_agg(json_build_object(
                 'id', e.id, 'sku', e.sku, 'list_price', e.list_price::text,
@@ -178,13 +178,18 @@ QUOTE_INPUTS = Statement("pricing_quote_inputs", """
          FROM promotions pr WHERE pr.status = 'approved' AND pr.starts_at <= $3::timestamptz
           AND pr.ends_at > $3::timestamptz AND (pr.skus IS NULL OR pr.skus && $2::text[])) AS promotions,
       (SELECT version FROM price_version) AS price_version
-    """, 3)
+    """
+QUOTE_INPUTS = Statement("pricing_quote_inputs", _PRICING_INPUTS.format(document=""), 3)
+# the same, with each product's whole document: a distributor's catalog view in one statement
+VIEW_INPUTS = Statement("pricing_view_inputs",
+                        _PRICING_INPUTS.format(document=", 'document', p.document"), 3)
 
 
-def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime) -> QuoteInputs:
+def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime,
+                 documents: bool = False) -> QuoteInputs:
     """One round trip instead of six, prepared once per connection; numbers travel as text so they
-    stay Decimal."""
-    QUOTE_INPUTS.execute(cur, distributor_id, skus, at)
+    stay Decimal. With ``documents``, each product carries the catalog's whole document."""
+    (VIEW_INPUTS if documents else QUOTE_INPUTS).execute(cur, distributor_id, skus, at)
     row = cur.fetchone()
     prices = {e["sku"]: PriceEntry(e["id"], e["sku"], Decimal(e["list_price"]), Decimal(e["floor_price"]),
                                    e["currency"], datetime.fromisoformat(e["effective_from"]), e["set_by"],
@@ -268,11 +273,14 @@ def products(cur, skus: Iterable[str]) -> dict[str, dict]:
     return {r["sku"]: r for r in cur.fetchall()}
 
 
-def upsert_product(cur, sku: str, status: str, version: int) -> None:
-    """Apply a product fact unless a newer one is already here (events may arrive out of order)."""
-    cur.execute("INSERT INTO products (sku, status, version) VALUES (%s, %s, %s) "
-                "ON CONFLICT (sku) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version "
-                "WHERE products.version < EXCLUDED.version", (sku, status, version))
+def upsert_product(cur, product: dict) -> None:
+    """Apply a product (as the catalog dumps it) unless a newer one is already here: events may
+    arrive out of order. A row from before documents were kept takes the document of its version."""
+    cur.execute("INSERT INTO products (sku, status, version, document) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (sku) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, "
+                "document = EXCLUDED.document WHERE products.version < EXCLUDED.version "
+                "OR (products.version = EXCLUDED.version AND products.document IS NULL)",
+                (product["sku"], product["status"], product["version"], psycopg2.extras.Json(product)))
 
 
 def distributor(cur, distributor_id: int) -> dict | None:

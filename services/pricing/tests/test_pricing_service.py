@@ -85,6 +85,45 @@ def test_product_events_apply_once_and_never_go_back_in_version(rpc):
     assert (row["status"], row["version"]) == ("discontinued", 3)
 
 
+def test_a_distributor_sees_a_product_and_its_price_from_pricing_in_one_call(rpc):
+    for sku, status in (("V", "active"), ("W", "active"), ("DRAFT", "draft")):
+        rpc.catalog.create_product({"sku": sku, "name": sku.lower(), "category": "bath",
+                                    "lifecycle": "classic", "status": status,
+                                    "attributes": {"size": "70x140"}}, "s")
+    rpc.pricing.set_price("V", {"list_price": "199.00", "floor_price": "99.00"}, "m")
+    app = rpc.distributors.submit_application(APPLICATION)
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+
+    view = rpc.pricing.get_catalog_product(did, "V")
+    assert {k: v for k, v in view.items() if k != "price"} == rpc.catalog.get_catalog_product("V")
+    assert view["price"] == {"list_price": "199.00", "retail_price": "199.00", "unit_price": "129.35",
+                             "tier_discount_pct": "35", "currency": "CNY"}
+    assert rpc.pricing.get_catalog_product(did, "W")["price"] is None  # not priced yet
+    for missing in ("DRAFT", "NO-SUCH-SKU"):
+        with pytest.raises(pricing.errors.ProductUnknown):
+            rpc.pricing.get_catalog_product(did, missing)
+
+    # the read model follows the catalog's events
+    rpc.catalog.update_product("V", {"name": "Bath towel"}, "s")
+    read_model(rpc.pricing_db, "SELECT document->>'name' AS name FROM products WHERE sku = %s", ("V",),
+               lambda r: r and r["name"] == "Bath towel")
+    assert rpc.pricing.get_catalog_product(did, "V")["name"] == "Bath towel"
+    rpc.catalog.discontinue_product("V", "m")
+    read_model(rpc.pricing_db, "SELECT status FROM products WHERE sku = %s", ("V",),
+               lambda r: r and r["status"] == "discontinued")
+    with pytest.raises(pricing.errors.ProductUnknown):
+        rpc.pricing.get_catalog_product(did, "V")
+
+    # a row learned before documents were kept is completed from the catalog
+    with transaction(rpc.pricing_db) as cur:
+        cur.execute("UPDATE products SET document = NULL WHERE sku = 'W'")
+    assert rpc.pricing.get_catalog_product(did, "W") == {**rpc.catalog.get_catalog_product("W"),
+                                                         "price": None}
+    with transaction(rpc.pricing_db) as cur:
+        cur.execute("SELECT document->>'sku' AS sku FROM products WHERE sku = 'W'")
+        assert cur.fetchone()["sku"] == "W"
+
+
 def test_quotes_follow_the_distributors_lifecycle(rpc):
     rpc.catalog.create_product({"sku": "Q", "name": "q", "category": "c", "lifecycle": "classic",
                                 "status": "active"}, "s")

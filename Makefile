@@ -9,7 +9,7 @@ export GATEWAY_PORT
 export PYTHONPATH := $(CURDIR)/services/common:$(CURDIR)/services/catalog:$(CURDIR)/services/distributors:$(CURDIR)/services/pricing:$(CURDIR)/services/fulfillment:$(CURDIR)/gateway
 export PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: run test api-key venv bench lint
+.PHONY: run test api-key venv bench lint dead-letters replay-dead-letters
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,15 @@ api-key: venv
 	@test -n "$(ROLE)" || { echo "usage: make api-key ROLE=manager|sales|channel|distributor [CHANNEL=..] [DISTRIBUTOR=..]" >&2; exit 2; }
 	@DATABASE_URL=$${GATEWAY_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/dcm_gateway} \
 	  $(PY) -m gateway.keys --role "$(ROLE)" $(if $(CHANNEL),--channel "$(CHANNEL)") $(if $(DISTRIBUTOR),--distributor "$(DISTRIBUTOR)")
+
+# events a service gave up on (see README, "Failed events")
+dead-letters: venv
+	@test -n "$(SERVICE)" || { echo "usage: make dead-letters SERVICE=catalog|distributors|pricing|fulfillment" >&2; exit 2; }
+	@$(PY) -m common.deadletters list "$(SERVICE)"
+
+replay-dead-letters: venv
+	@test -n "$(SERVICE)" || { echo "usage: make replay-dead-letters SERVICE=catalog|distributors|pricing|fulfillment" >&2; exit 2; }
+	@$(PY) -m common.deadletters replay "$(SERVICE)"
 
 bench: venv
 	$(PY) bench/catalog_read.py

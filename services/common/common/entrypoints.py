@@ -4,10 +4,41 @@ Use ``from common.entrypoints import rpc, event_handler`` in every service inste
 """
 from __future__ import annotations
 
+import eventlet
+import psycopg2
+import structlog
+from kombu import Queue
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY, SERIALIZER_CONFIG_KEY
 from nameko.events import EventHandler as NamekoEventHandler
+from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.rpc import Rpc as NamekoRpc
 
+from common.config import setting
 from common.db import finish_transactions
+
+ATTEMPT_HEADER = "x-dcm-attempt"
+QUEUE_HEADER = "x-dcm-queue"
+ERROR_HEADER = "x-dcm-error"
+# the infrastructure being down, not the event being wrong: retried for as long as it takes
+TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, UnknownService,
+             RpcTimeout)
+
+log = structlog.get_logger("common.events")
+
+
+def dead_letter_queue(service: str) -> str:
+    return f"dead-letters.{service}"
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: 0.1, 0.2, 0.4 … at most 5."""
+    return min(0.1 * 2 ** (attempt - 1), 5.0)
+
+
+def gives_up(exc: BaseException, attempt: int, max_attempts: int) -> bool:
+    """Whether a failed event goes to the dead letters instead of being tried again."""
+    return not isinstance(exc, TRANSIENT) and attempt >= max_attempts
 
 
 class Rpc(NamekoRpc):
@@ -17,16 +48,52 @@ class Rpc(NamekoRpc):
 
 
 class EventHandler(NamekoEventHandler):
-    """An event is acknowledged only after its effect (and its processed_events row) is committed;
-    a failed handler's event is requeued (nameko's default would acknowledge and lose it)."""
+    """An event is acknowledged only after its effect (and its processed_events row) is committed.
 
-    def __init__(self, source_service, event_type, **kwargs):
-        kwargs.setdefault("requeue_on_error", True)
-        super().__init__(source_service, event_type, **kwargs)
+    A failed event is tried again after a growing pause (``retry_delay``), republished to the back
+    of its queue with its attempt number in a header. One that keeps failing for a reason of its own
+    (not a database or service outage, which is retried for as long as it lasts) goes after
+    ``EVENT_MAX_ATTEMPTS`` (default 5) to the durable queue ``dead-letters.<service>`` with the error,
+    where it waits for ``python -m common.deadletters`` — instead of spinning in a requeue loop.
+    Republishing comes before the acknowledgement, so a crash between them delivers twice, which
+    consumers tolerate (``first_delivery``)."""
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        self.max_attempts = setting(config, "EVENT_MAX_ATTEMPTS", 5)
+        self.dead_letters = Queue(dead_letter_queue(self.container.service_name), durable=True)
+        self.republisher = Publisher(config[AMQP_URI_CONFIG_KEY], declare=[self.dead_letters],
+                                     serializer=config.get(SERIALIZER_CONFIG_KEY, "json"))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         exc_info = finish_transactions(worker_ctx, exc_info)
         return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        exc = exc_info[1]
+        attempt = int(message.headers.get(ATTEMPT_HEADER, 1))
+        headers = {**message.headers, ATTEMPT_HEADER: attempt + 1, QUEUE_HEADER: self.queue.name}
+        fields = {"queue": self.queue.name, "attempt": attempt, "error": f"{type(exc).__name__}: {exc}",
+                  "request_id": message.headers.get("nameko.request_id")}
+        try:
+            if gives_up(exc, attempt, self.max_attempts):
+                headers[ERROR_HEADER] = fields["error"][:1000]
+                self.republisher.publish(message.payload, routing_key=self.dead_letters.name,
+                                         headers=headers)
+                log.error("event_dead_lettered", **fields)
+            else:
+                eventlet.sleep(retry_delay(attempt))
+                self.republisher.publish(message.payload, routing_key=self.queue.name, headers=headers)
+                log.warning("event_retried", **fields)
+        except Exception:  # the broker would not take it: put the original back, lose nothing
+            log.exception("event_republish_failed", **fields)
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
 
 
 rpc = Rpc.decorator

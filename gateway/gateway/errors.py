@@ -21,6 +21,10 @@ class PayloadTooLarge(base.ServiceError):
 class TooManyRequests(base.ServiceError):
     title = "Too many requests"
 
+    def __init__(self, detail: str = "", errors=None, headers: dict[str, str] | None = None):
+        super().__init__(detail, errors)
+        self.headers = headers or {}  # Retry-After
+
 
 class ServiceUnavailable(base.ServiceError):
     title = "Service unavailable"

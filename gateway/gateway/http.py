@@ -45,6 +45,7 @@ class RouteSpec:
     query: Any = None
     max_body: int = DEFAULT_MAX_BODY
     body_optional: bool = False  # an empty body is allowed (e.g. reinstate's optional reason)
+    public_limit: bool = False  # anonymous callers are rate-limited per address (gateway.ratelimit)
     name: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 from pricing.schemas import MoneyField, PercentField
 
+from gateway.auth import DISTRIBUTOR
 from gateway.http import ROUTES, RouteSpec
 
 CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
@@ -63,8 +64,13 @@ def _operation(spec: RouteSpec) -> dict:
         codes.update({"401": "no or bad API key", "403": "role not allowed"})
     if "<" in spec.path:
         codes["404"] = "not found (or not yours)"
+    if spec.public_limit or (spec.roles is not None and DISTRIBUTOR in spec.roles):
+        codes["429"] = "rate limit reached (distributors: per distributor; public: per address)"
     for code, description in codes.items():
         op["responses"][code] = {"description": description, **problem}
+    if "429" in codes:
+        op["responses"]["429"]["headers"] = {"Retry-After": {
+            "description": "seconds until a request will be taken again", "schema": {"type": "integer"}}}
     return op
 
 

@@ -37,4 +37,7 @@ def problem_from_exception(exc: BaseException, request_id: str | None) -> Respon
     errors = getattr(exc, "errors", None) if status == 400 else None
     if status == 400 and not errors:
         errors = []
-    return problem(status, title, detail, errors, request_id=request_id)
+    response = problem(status, title, detail, errors, request_id=request_id)
+    for name, value in getattr(exc, "headers", {}).items():
+        response.headers[name] = value
+    return response

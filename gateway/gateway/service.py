@@ -30,6 +30,7 @@ from gateway.http import json_response, route
 from gateway.idempotency import request_fingerprint, run_once
 from gateway.openapi import build_spec
 from gateway.problems import problem, problem_from_exception
+from gateway.ratelimit import RateLimits
 
 register_remote_errors()
 
@@ -88,6 +89,7 @@ class GatewayService:
     fulfillment = RpcProxy("fulfillment")
 
     key_cache = auth.KeyCache()
+    rate_limits = RateLimits()
 
     # ---- the one path every route takes ----------------------------------------------------------
 
@@ -95,6 +97,7 @@ class GatewayService:
         request_id = structlog.contextvars.get_contextvars().get("request_id") or ""
         principal = auth.authenticate(self.db.cursor, self.key_cache,
                                       request.headers.get("Authorization"), spec.roles)
+        self.rate_limits.check(principal, spec.public_limit, request.remote_addr)
         raw, body = b"", None
         if spec.body is not None and not (spec.body_optional and not request.content_length):
             raw, body = read_json_body(request, spec.max_body)
@@ -398,14 +401,14 @@ class GatewayService:
 
     # ---- distributor onboarding: applicants -------------------------------------------------------
 
-    @route("POST", "/v1/applications", roles=None, status=201, tag="onboarding",
+    @route("POST", "/v1/applications", roles=None, status=201, tag="onboarding", public_limit=True,
            summary="Apply to become a distributor", body=distributor_schemas.ApplicationSchema,
            response=distributor_schemas.ApplicationReceiptSchema)
     def submit_application(self, call):
         receipt = self.distributors.submit_application(call.body)
         return json_response(201, receipt, {"Location": f"/v1/applications/{receipt['id']}"})
 
-    @route("GET", "/v1/applications/<application_id>", roles=None, tag="onboarding",
+    @route("GET", "/v1/applications/<application_id>", roles=None, tag="onboarding", public_limit=True,
            summary="An application's progress (header X-Application-Token)",
            response=distributor_schemas.ApplicationViewSchema,
            headers={"X-Application-Token": "the status token returned when applying"})

@@ -4,11 +4,14 @@
     python -m gateway.keys --role channel --channel tmall
     python -m gateway.keys --role distributor --distributor 42
 
-The key is printed alone on the last line of stdout; only its hash is stored.
+The key is printed alone on the last line of stdout; only its hash is stored. A distributor key is
+issued only for a distributor the distributors service knows (asked over ``AMQP_URI``), as over HTTP.
 """
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from common.config import database_url
@@ -17,6 +20,35 @@ from common.errors import InvalidInput
 from common.migrate import migrate
 from common.schemas import load
 from gateway.auth import ApiKeyCreateSchema, issue_key
+
+
+def distributor_problem(distributor_id: str, amqp_uri: str) -> str | None:
+    """None when the distributors service knows ``distributor_id``; else what is wrong."""
+    import warnings
+
+    warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
+    import eventlet
+
+    eventlet.monkey_patch()
+    import distributors.errors
+    from nameko.exceptions import RpcTimeout, UnknownService
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    import common.errors
+    from common.errors import NotFound
+
+    common.errors.make_deserializable(common.errors, distributors.errors)
+    logging.getLogger("amqp").setLevel(logging.ERROR)  # its chatter when a refused call's channel closes
+    try:
+        with ServiceRpcProxy("distributors", {"AMQP_URI": amqp_uri, "serializer": "json"},
+                             timeout=10) as proxy:
+            proxy.get_profile(distributor_id)
+    except NotFound:
+        return f"distributor_id: no distributor {distributor_id}"
+    except (UnknownService, RpcTimeout, OSError) as exc:
+        return (f"cannot check distributor {distributor_id}: the distributors service did not answer "
+                f"({type(exc).__name__}); start the system (make run) first")
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -36,6 +68,12 @@ def main(argv: list[str]) -> int:
         for err in exc.errors:
             print(f"error: {err['field']}: {err['message']}", file=sys.stderr)
         return 2
+    if fields["role"] == "distributor":
+        problem = distributor_problem(fields["distributor_id"],
+                                      os.environ.get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/"))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2 if problem.startswith("distributor_id:") else 1
     url = database_url("gateway")
     migrate("gateway", url)
     with transaction(url) as cur:

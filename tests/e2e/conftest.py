@@ -34,7 +34,7 @@ class System:
     keys: dict = field(default_factory=dict)
 
     def issue_key(self, role: str, channel: str | None = None, distributor: str | None = None) -> str:
-        return issue_key(self.database_urls["gateway"], role, channel, distributor)
+        return issue_key(self.database_urls["gateway"], role, channel, distributor, self.amqp_uri)
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,14 @@
 """A prospective distributor applies, a manager decides, the distributor manages its locations, and
 the manager suspends, reinstates and terminates it — all through the gateway."""
 import random
+import subprocess
 
 import psycopg2
 import pytest
+import requests
 from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
-from conftest import Client
+from conftest import Client, onboard_distributor
 
 
 def new_code() -> str:
@@ -229,3 +231,13 @@ def test_malformed_json_and_oversized_bodies(client, system):
     r = client["anonymous"].post("/v1/applications", json=huge)
     assert r.status_code == 413 and r.headers["Content-Type"] == "application/problem+json"
     assert count_applications(system) == before
+
+
+def test_make_api_key_checks_the_distributor(system, keys):
+    approved = onboard_distributor(system.base_url, keys["manager"], application())
+    key = system.issue_key("distributor", distributor=str(approved["distributor_id"]))
+    me = requests.get(f"{system.base_url}/v1/me", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert me.status_code == 200 and me.json()["id"] == approved["distributor_id"]
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        system.issue_key("distributor", distributor="424242")
+    assert refused.value.returncode == 2 and "no distributor 424242" in refused.value.stderr

@@ -6,8 +6,10 @@ import time
 
 import pytest
 import requests
+from test_onboarding_api import application
 
 from common.testing import free_port, service_env, start, wait_ready
+from conftest import onboard_distributor
 from gateway.ratelimit import parse_limit
 
 
@@ -47,7 +49,8 @@ def test_a_distributor_past_its_limit_gets_429_with_retry_after(strict_gateway, 
     assert 1 <= wait <= 2
 
     # another distributor has its own budget; the sales team is not limited
-    other = system.issue_key("distributor", distributor="424242")
+    approved = onboard_distributor(system.base_url, keys["manager"], application())
+    other = system.issue_key("distributor", distributor=str(approved["distributor_id"]))
     assert burst(strict_gateway, "/v1/diagnostics/echo", other, 5)[-1].status_code == 200
     assert {r.status_code for r in burst(strict_gateway, "/v1/diagnostics/echo", keys["sales"], 20)} == {200}
 
@@ -81,3 +84,4 @@ def test_limit_settings(value, amount):
 def test_a_malformed_limit_setting_names_itself():
     with pytest.raises(ValueError, match="RATE_LIMIT_PUBLIC='lots'"):
         parse_limit("RATE_LIMIT_PUBLIC", "lots")
+

@@ -104,13 +104,16 @@ def wait_ready(base_url: str, procs: list, timeout: float = 60.0) -> None:
 
 
 def issue_key(gateway_database_url: str, role: str, channel: str | None = None,
-              distributor: str | None = None) -> str:
-    """A key from the same CLI that `make api-key` runs; the key is the last line it prints."""
+              distributor: str | None = None, amqp_uri: str | None = None) -> str:
+    """A key from the same CLI that `make api-key` runs; the key is the last line it prints. A
+    distributor key needs the system running on ``amqp_uri`` (the CLI checks the distributor)."""
     cmd = [sys.executable, "-m", "gateway.keys", "--role", role]
     if channel:
         cmd += ["--channel", channel]
     if distributor:
         cmd += ["--distributor", distributor]
     env = dict(os.environ, DATABASE_URL=gateway_database_url, PYTHONPATH=PYTHONPATH)
+    if amqp_uri:
+        env["AMQP_URI"] = amqp_uri
     out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]

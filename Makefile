@@ -6,16 +6,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 GATEWAY_PORT ?= 8000
 export GATEWAY_PORT
-export PYTHONPATH := $(CURDIR)/services/common:$(CURDIR)/services/catalog:$(CURDIR)/services/distributors:$(CURDIR)/services/pricing:$(CURDIR)/services/fulfillment:$(CURDIR)/gateway
 export PYTHON := $(CURDIR)/$(PY)
 
 .PHONY: run test api-key venv bench lint dead-letters replay-dead-letters
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.packages
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3.11 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# our packages' folders (deploy/packages.txt) on the venv's path, for every command that uses it
+$(VENV)/.packages: deploy/packages.txt $(VENV)/.installed
+	@sed -e '/^#/d' -e '/^$$/d' -e 's|^|$(CURDIR)/|' deploy/packages.txt \
+	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dcm.pth"
 	@touch $@
 
 run: venv

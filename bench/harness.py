@@ -11,7 +11,6 @@ import os
 import pathlib
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,11 +19,7 @@ import uuid
 import warnings
 
 warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-for p in ("services/common", "services/catalog", "services/distributors", "services/pricing", "services/fulfillment",
-          "gateway"):
-    sys.path.insert(0, str(ROOT / p))
-
+# our packages come from the venv's dcm.pth (make venv)
 from common.testing import (  # noqa: E402
     SERVICES,
     drop_vhost,

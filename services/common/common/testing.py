@@ -16,9 +16,6 @@ from common.migrate import drop_database, migrate
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SERVICES = ("catalog", "distributors", "pricing", "fulfillment", "gateway")  # in start order
-PACKAGE_DIRS = ("services/common", "services/catalog", "services/distributors", "services/pricing",
-                "services/fulfillment", "gateway")
-PYTHONPATH = os.pathsep.join(str(ROOT / p) for p in PACKAGE_DIRS)
 
 
 def _mgmt(mgmt_url: str):
@@ -112,7 +109,7 @@ def issue_key(gateway_database_url: str, role: str, channel: str | None = None,
         cmd += ["--channel", channel]
     if distributor:
         cmd += ["--distributor", distributor]
-    env = dict(os.environ, DATABASE_URL=gateway_database_url, PYTHONPATH=PYTHONPATH)
+    env = dict(os.environ, DATABASE_URL=gateway_database_url)
     if amqp_uri:
         env["AMQP_URI"] = amqp_uri
     out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)

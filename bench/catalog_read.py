@@ -9,7 +9,7 @@ import argparse
 import json
 import urllib.request
 
-from harness import call, issue, load, onboard, running_system
+from harness import call, issue, load, onboard, print_cpu, running_system
 
 
 def main() -> None:
@@ -42,6 +42,9 @@ def main() -> None:
         print(f"{'ratio read/echo':<34}{connections:>6}{read['p50_ms'] / echo['p50_ms']:>9.2f}"
               f"{read['p99_ms'] / echo['p99_ms']:>9.2f}{read['rps'] / echo['rps']:>9.2f}")
     print("target: p50 of the read ≤ 2× the echo floor")
+    print()
+    _, echo, read = rows[-1]
+    print_cpu([("echo, 20 connections", echo), ("read, 20 connections", read)])
 
 
 if __name__ == "__main__":

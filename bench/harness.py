@@ -37,6 +37,39 @@ RABBIT = (os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672")
           os.environ.get("TEST_RABBIT_MGMT_URL", "http://guest:guest@127.0.0.1:15672"))
 
 
+SERVICE_PIDS: dict[int, str] = {}  # the running system's service processes, filled by running_system
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by each part of the system: our services (by name), PostgreSQL and
+    RabbitMQ (all their processes) and this load generator; read from /proc."""
+    used: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if pid in SERVICE_PIDS:
+            part = SERVICE_PIDS[pid]
+        elif pid == os.getpid():
+            part = "load generator"
+        elif b"postgres" in cmdline:
+            part = "postgresql"
+        elif b"beam.smp" in cmdline:
+            part = "rabbitmq"
+        else:
+            continue
+        used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
+
+
 @contextlib.contextmanager
 def running_system():
     """Yields (base_url, gateway_database_url)."""
@@ -52,6 +85,7 @@ def running_system():
             env = service_env(amqp, urls[s], port)
             env.update(env_extra)
             procs.append(start(s, env, logs))
+            SERVICE_PIDS[procs[-1].pid] = s  # start-service execs the service: same pid
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, procs)
         yield base, urls["gateway"]
@@ -68,17 +102,19 @@ def running_system():
 
 def load(base_url: str, method: str, path: str, headers: dict, body: bytes | None,
          connections: int, seconds: float, warmup: float = 1.0) -> dict:
-    """Closed-loop load: each connection sends its next request when the last one answered."""
+    """Closed-loop load: each connection sends its next request when the last one answered.
+    ``cpu_ms`` is each part's CPU time per request over the whole run, warm-up included."""
     host_port = base_url.split("//", 1)[1]
     latencies: list[float] = []
     errors = [0]
+    sent = [0]
     lock = threading.Lock()
     stop_at = time.perf_counter() + warmup + seconds
     measure_from = time.perf_counter() + warmup
 
     def worker():
         conn = http.client.HTTPConnection(host_port, timeout=30)
-        mine, bad = [], 0
+        mine, bad, count = [], 0, 0
         while True:
             t0 = time.perf_counter()
             if t0 >= stop_at:
@@ -87,6 +123,7 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
             resp = conn.getresponse()
             resp.read()
             t1 = time.perf_counter()
+            count += 1
             if t0 >= measure_from:
                 mine.append(t1 - t0)
                 if resp.status >= 400:
@@ -95,21 +132,35 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
         with lock:
             latencies.extend(mine)
             errors[0] += bad
+            sent[0] += count
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
+    cpu_before = cpu_seconds()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    cpu_after = cpu_seconds()
     latencies.sort()
     n = len(latencies)
     return {
+        "cpu_ms": {part: (cpu_after[part] - cpu_before.get(part, 0.0)) * 1000 / max(sent[0], 1)
+                   for part in cpu_after},
         "requests": n,
         "errors": errors[0],
         "rps": n / seconds,
         "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
     }
+
+
+def print_cpu(rows: list[tuple[str, dict]]) -> None:
+    """A table of CPU milliseconds per request, by part of the system, for each named run."""
+    parts = sorted({part for _, r in rows for part, ms in r["cpu_ms"].items() if ms >= 0.005})
+    print(f"{'CPU ms per request':<34}" + "".join(f"{part:>15}" for part in parts) + f"{'total':>9}")
+    for name, r in rows:
+        cells = [r["cpu_ms"].get(part, 0.0) for part in parts]
+        print(f"{name:<34}" + "".join(f"{ms:>15.2f}" for ms in cells) + f"{sum(cells):>9.2f}")
 
 
 def call(base: str, method: str, path: str, key: str | None, body: dict | None = None):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import call, issue, load, onboard, running_system
+from harness import call, issue, load, onboard, print_cpu, running_system
 
 
 def main() -> None:
@@ -42,6 +42,9 @@ def main() -> None:
         print(f"{'ratio quote/echo':<34}{connections:>6}{quote['p50_ms'] / echo['p50_ms']:>9.2f}"
               f"{quote['p99_ms'] / echo['p99_ms']:>9.2f}{quote['rps'] / echo['rps']:>9.2f}")
     print("targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
+    print()
+    _, echo, quote = rows[-1]
+    print_cpu([("echo, 20 connections", echo), ("quote, 20 connections", quote)])
 
 
 if __name__ == "__main__":

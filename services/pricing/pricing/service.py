@@ -77,7 +77,6 @@ def _unit_price(inputs: store.QuoteInputs, sku: str, now: datetime) -> dict | No
         "tier_discount_pct": tier.discount_pct})
 
 
-
 class PricingService:
     name = "pricing"
 

@@ -63,6 +63,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _unsettled(inputs: store.QuoteInputs, skus: list[str], documents: bool = False) -> list[str]:
+    """SKUs the product read model cannot answer for alone, to be asked of the catalog: unknown
+    ones (created a moment ago), drafts (maybe activated a moment ago: becoming sellable must be
+    visible at once, like a creation) and, for a view, rows kept before documents were. Discontinued
+    is final and active is taken as read: an update arrives by event within milliseconds."""
+    out = []
+    for sku in dict.fromkeys(skus):
+        product = inputs.products.get(sku)
+        if (product is None or product["status"] == "draft"
+                or (documents and product.get("document") is None)):
+            out.append(sku)
+    return out
+
+
 def _unit_price(inputs: store.QuoteInputs, sku: str, now: datetime) -> dict | None:
     """One unit at the distributor's tier, as catalog views show it; None while the SKU has no price."""
     price, tier = inputs.prices.get(sku), inputs.tier
@@ -345,11 +359,13 @@ class PricingService:
         cur = self.db.cursor()
         now = _now()
         inputs = store.quote_inputs(cur, number, skus, now)
-        if inputs.distributor is None or any(sku not in inputs.products for sku in skus):
+        unsettled = _unsettled(inputs, skus)
+        if inputs.distributor is None or unsettled:
             # a read-model miss: ask the owners, then read everything again in one snapshot
             if self._distributor(cur, number) is None:
                 raise NotFound(f"distributor {distributor_id} not found")
-            self._products(cur, skus)
+            if unsettled:
+                self._products(cur, unsettled, fresh=True)
             inputs = store.quote_inputs(cur, number, skus, now)
         distributor = inputs.distributor
         if distributor["status"] != "active":
@@ -402,14 +418,14 @@ class PricingService:
         cur = self.db.cursor()
         now = _now()
         inputs = store.quote_inputs(cur, number, [sku], now, documents=True)
-        product = inputs.products.get(sku)
-        if inputs.distributor is None or product is None or product["document"] is None:
+        unsettled = _unsettled(inputs, [sku], documents=True)
+        if inputs.distributor is None or unsettled:
             if inputs.distributor is None and self._distributor(cur, number) is None:
                 raise NotFound(f"distributor {distributor_id} not found")
-            if product is None or product["document"] is None:
-                self._products(cur, [sku], fresh=True)
+            if unsettled:
+                self._products(cur, unsettled, fresh=True)
             inputs = store.quote_inputs(cur, number, [sku], now, documents=True)
-            product = inputs.products.get(sku)
+        product = inputs.products.get(sku)
         if product is None or product["status"] != "active":
             raise ProductUnknown(f"product {sku!r} not found")
         return {**product["document"], "price": _unit_price(inputs, sku, now)}

@@ -124,6 +124,27 @@ def test_a_distributor_sees_a_product_and_its_price_from_pricing_in_one_call(rpc
         assert cur.fetchone()["sku"] == "W"
 
 
+def test_a_product_activated_a_moment_ago_is_sellable_at_once(rpc):
+    rpc.catalog.create_product({"sku": "ACT", "name": "act", "category": "bath", "lifecycle": "new"}, "s")
+    rpc.pricing.set_price("ACT", {"list_price": "100.00", "floor_price": "50.00"}, "m")
+    app = rpc.distributors.submit_application(APPLICATION)
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    with pytest.raises(pricing.errors.ProductUnknown):
+        rpc.pricing.get_catalog_product(did, "ACT")  # a draft is not sold
+    rpc.catalog.update_product("ACT", {"status": "active"}, "s")
+    row = read_model(rpc.pricing_db, "SELECT status, version FROM products WHERE sku = %s", ("ACT",),
+                     lambda r: r and r["status"] == "active")
+    with transaction(rpc.pricing_db) as cur:  # as if the activation's event had not arrived yet
+        cur.execute("UPDATE products SET status = 'draft', version = %s WHERE sku = 'ACT'",
+                    (row["version"] - 1,))
+    assert rpc.pricing.get_catalog_product(did, "ACT")["status"] == "active"
+    with transaction(rpc.pricing_db) as cur:
+        cur.execute("UPDATE products SET status = 'draft', version = %s WHERE sku = 'ACT'",
+                    (row["version"] - 1,))
+    quote = rpc.pricing.create_quote(did, {"lines": [{"sku": "ACT", "qty": 1}]})
+    assert quote["lines"][0]["unit_price"] == "65.00"
+
+
 def test_quotes_follow_the_distributors_lifecycle(rpc):
     rpc.catalog.create_product({"sku": "Q", "name": "q", "category": "c", "lifecycle": "classic",
                                 "status": "active"}, "s")

@@ -118,12 +118,14 @@ class PricingService:
             known = store.products(cur, skus)
         return known
 
-    def _distributor(self, cur, distributor_id) -> dict | None:
+    def _distributor(self, cur, distributor_id, fresh: bool = False) -> dict | None:
+        """The distributor from the read model; a miss (or always, when ``fresh``) is asked of the
+        distributors service and written back."""
         try:
             number = int(distributor_id)
         except (TypeError, ValueError):
             return None
-        row = store.distributor(cur, number)
+        row = None if fresh else store.distributor(cur, number)
         if row is None:
             try:
                 profile = self.distributors.get_profile(number)
@@ -366,6 +368,10 @@ class PricingService:
                 raise NotFound(f"distributor {distributor_id} not found")
             if unsettled:
                 self._products(cur, unsettled, fresh=True)
+            inputs = store.quote_inputs(cur, number, skus, now)
+        if inputs.distributor["status"] != "active":
+            # before refusing, make sure it was not reinstated a moment ago (that travels by event)
+            self._distributor(cur, number, fresh=True)
             inputs = store.quote_inputs(cur, number, skus, now)
         distributor = inputs.distributor
         if distributor["status"] != "active":

@@ -168,6 +168,16 @@ def test_quotes_follow_the_distributors_lifecycle(rpc):
     with pytest.raises(DistributorMayNotQuote):
         rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 1}]})
 
+    # a reinstatement counts at once, even before its event reaches pricing
+    rpc.distributors.change_status(did, "reinstate", {}, "m")
+    row = read_model(rpc.pricing_db, "SELECT status, version FROM distributors WHERE id = %s", (did,),
+                     lambda r: r and r["status"] == "active")
+    with transaction(rpc.pricing_db) as cur:
+        cur.execute("UPDATE distributors SET status = 'suspended', version = %s WHERE id = %s",
+                    (row["version"] - 1, did))
+    assert rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 1}]})["lines"][0][
+        "unit_price"] == "119.40"
+
 
 def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
     rpc.catalog.create_product({"sku": "F", "name": "f", "category": "c", "lifecycle": "classic",

@@ -73,8 +73,10 @@ class FulfillmentService:
 
     # ---- read models ----------------------------------------------------------------------------
 
-    def _distributor_status(self, cur, distributor_id: int) -> str | None:
-        status = store.distributor_status(cur, distributor_id)
+    def _distributor_status(self, cur, distributor_id: int, fresh: bool = False) -> str | None:
+        """From the read model; a miss (or always, when ``fresh``) is asked of the distributors
+        service and written back."""
+        status = None if fresh else store.distributor_status(cur, distributor_id)
         if status is None:
             try:
                 profile = self.distributors.get_profile(distributor_id)
@@ -100,7 +102,8 @@ class FulfillmentService:
             loc = store.location(cur, lid)
         if loc is None or loc["distributor_id"] != did or status is None:
             raise LocationNotFound(f"location {location_id} not found")
-        if writing and status != "active":
+        if writing and status != "active" and self._distributor_status(cur, did, fresh=True) != "active":
+            # refused only once the owner confirms it: a reinstatement counts at once
             raise DistributorNotActive(f"distributor {did} is {status}: it may read but not change stock")
         return lid
 
@@ -372,7 +375,8 @@ class FulfillmentService:
         a = store.assignment(cur, number, for_update=writing)
         if a is None or a["distributor_id"] != did:
             raise AssignmentNotFound(f"assignment {assignment_id} not found")
-        if writing and self._distributor_status(cur, did) != "active":
+        if writing and self._distributor_status(cur, did) != "active" \
+                and self._distributor_status(cur, did, fresh=True) != "active":
             raise DistributorNotActive(f"distributor {did} is not active: it may read but not accept work")
         return a
 

@@ -2,6 +2,7 @@
 assignment past the timeout is re-routed by the timer, and stock stays consistent under any sequence
 of uploads, reservations, releases and shipments."""
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import distributors.errors
@@ -12,6 +13,7 @@ import psycopg2.extras
 import pytest
 from distributors.service import DistributorsService
 from fulfillment import store
+from fulfillment.errors import DistributorNotActive
 from fulfillment.service import FulfillmentService
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,6 +100,32 @@ def test_a_pending_assignment_past_the_timeout_is_rerouted(cluster):
         assert [r["status"] for r in cur.fetchall()] == ["rerouted"]
         cur.execute("SELECT reserved FROM stock")
         assert cur.fetchone()["reserved"] == 0
+
+
+def test_a_reinstated_distributor_may_change_stock_at_once(cluster):
+    rpc, containers, db = cluster
+    app = rpc.distributors.submit_application({
+        "company_name": "Back Co", "credit_code": "91440300708461136T",
+        "contact": {"name": "B", "phone": "13800000000", "email": "b@back.cn"}, "address": "x",
+        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}],
+        "requested_tier": "gold", "channels": ["tmall"]})
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    loc = rpc.distributors.get_profile(did)["locations"][0]["id"]
+    rpc.distributors.change_status(did, "suspend", {"reason": "audit"}, "m")
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            rpc.fulfillment.put_stock(did, loc, {"items": []})
+        except DistributorNotActive:
+            break
+        assert time.monotonic() < deadline, "the suspension never reached fulfilment"
+        time.sleep(0.05)
+    version = rpc.distributors.change_status(did, "reinstate", {}, "m")["version"]
+    with transaction(db) as cur:  # as if the reinstatement's event had not arrived yet
+        cur.execute("UPDATE distributors SET status = 'suspended', version = %s WHERE id = %s",
+                    (version - 1, did))
+    rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "T", "on_hand": 3}]})
+    assert rpc.fulfillment.get_stock(did, loc, {})["items"][0]["on_hand"] == 3
 
 
 class StockMachine(RuleBasedStateMachine):

@@ -68,18 +68,23 @@ def cluster(amqp_uri, catalog_db, distributors_db, pricing_db, fulfillment_db, c
         yield rpc, containers, fulfillment_db
 
 
+def approved_distributor(rpc, company: str) -> tuple[int, int]:
+    """A gold distributor with one location in Shanghai: (distributor id, location id)."""
+    app = rpc.distributors.submit_application({
+        "company_name": company, "credit_code": "91440300708461136T",
+        "contact": {"name": "S", "phone": "13800000000", "email": "ops@example.cn"}, "address": "x",
+        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}],
+        "requested_tier": "gold", "channels": ["tmall"]})
+    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    return did, rpc.distributors.get_profile(did)["locations"][0]["id"]
+
+
 def test_a_pending_assignment_past_the_timeout_is_rerouted(cluster):
     rpc, containers, db = cluster
     rpc.catalog.create_product({"sku": "T", "name": "t", "category": "c", "lifecycle": "new",
                                 "status": "active"}, "s")
     rpc.pricing.set_price("T", {"list_price": "100.00", "floor_price": "50.00"}, "m")
-    app = rpc.distributors.submit_application({
-        "company_name": "Slow Co", "credit_code": "91440300708461136T",
-        "contact": {"name": "S", "phone": "13800000000", "email": "s@slow.cn"}, "address": "x",
-        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}],
-        "requested_tier": "gold", "channels": ["tmall"]})
-    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
-    loc = rpc.distributors.get_profile(did)["locations"][0]["id"]
+    did, loc = approved_distributor(rpc, "Slow Co")
     rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "T", "on_hand": 3}]})
     placed = rpc.fulfillment.create_order("tmall", {
         "external_id": "slow-1", "ship_to": {"name": "c", "phone": "13800000001", "address": "a",
@@ -104,13 +109,7 @@ def test_a_pending_assignment_past_the_timeout_is_rerouted(cluster):
 
 def test_a_reinstated_distributor_may_change_stock_at_once(cluster):
     rpc, containers, db = cluster
-    app = rpc.distributors.submit_application({
-        "company_name": "Back Co", "credit_code": "91440300708461136T",
-        "contact": {"name": "B", "phone": "13800000000", "email": "b@back.cn"}, "address": "x",
-        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}],
-        "requested_tier": "gold", "channels": ["tmall"]})
-    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
-    loc = rpc.distributors.get_profile(did)["locations"][0]["id"]
+    did, loc = approved_distributor(rpc, "Back Co")
     rpc.distributors.change_status(did, "suspend", {"reason": "audit"}, "m")
     deadline = time.monotonic() + 5
     while True:

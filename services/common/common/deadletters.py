@@ -43,7 +43,7 @@ def peek(amqp_uri: str, service: str) -> list[dict]:
             headers = message.headers or {}
             found.append({"queue": headers.get(QUEUE_HEADER), "attempts": headers.get(ATTEMPT_HEADER, 1) - 1,
                           "error": headers.get(ERROR_HEADER), "request_id": headers.get("nameko.request_id"),
-                          "payload": json.loads(message.body)})
+                          "payload": message.decode()})
         channel.close()  # unacknowledged: every message goes back to the queue
     return found
 

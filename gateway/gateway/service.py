@@ -31,6 +31,7 @@ from gateway.idempotency import request_fingerprint, run_once
 from gateway.openapi import build_spec
 from gateway.problems import problem, problem_from_exception
 from gateway.ratelimit import RateLimits
+from gateway.schemas import DistributorProductPageSchema, DistributorProductSchema
 
 register_remote_errors()
 
@@ -216,8 +217,8 @@ class GatewayService:
     # ---- catalog: distributors -------------------------------------------------------------------
 
     @route("GET", "/v1/catalog/products", roles=(DISTRIBUTOR,), tag="distributor",
-           summary="Active products", query=catalog_schemas.ProductQuerySchema,
-           response=catalog_schemas.ProductPageSchema)
+           summary="Active products with your unit prices", query=catalog_schemas.ProductQuerySchema,
+           response=DistributorProductPageSchema)
     def catalog_products(self, call):
         products = self.catalog.list_catalog(call.query)
         prices = self.pricing.get_unit_prices(call.principal.distributor_id,
@@ -227,7 +228,7 @@ class GatewayService:
         return products
 
     @route("GET", "/v1/catalog/products/<sku>", roles=(DISTRIBUTOR,), tag="distributor",
-           summary="One active product", response=catalog_schemas.ProductSchema)
+           summary="One active product with your unit price", response=DistributorProductSchema)
     def catalog_product(self, call, sku):
         # pricing keeps the catalog's products (from its events) beside the prices: one call
         return self.pricing.get_catalog_product(call.principal.distributor_id, sku)

@@ -26,3 +26,16 @@ def test_product_schemas_come_from_the_catalog_contract():
             "status"} <= set(product["properties"])
     create = spec["components"]["schemas"]["ProductCreate"]
     assert set(create["required"]) == {"sku", "name", "category", "lifecycle"}
+
+
+def test_a_distributor_product_is_documented_with_its_unit_price():
+    spec = build_spec()
+    one = spec["paths"]["/v1/catalog/products/{sku}"]["get"]["responses"]["200"]
+    assert one["content"]["application/json"]["schema"]["$ref"].endswith("/DistributorProduct")
+    product = spec["components"]["schemas"]["DistributorProduct"]
+    assert "sku" in product["properties"] and "price" in product["properties"]
+    price = spec["components"]["schemas"]["UnitPrice"]
+    assert {"list_price", "retail_price", "unit_price", "tier_discount_pct", "currency"} == set(
+        price["properties"])
+    page = spec["paths"]["/v1/catalog/products"]["get"]["responses"]["200"]
+    assert page["content"]["application/json"]["schema"]["$ref"].endswith("/DistributorProductPage")

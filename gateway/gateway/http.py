@@ -46,6 +46,8 @@ class RouteSpec:
     max_body: int = DEFAULT_MAX_BODY
     body_optional: bool = False  # an empty body is allowed (e.g. reinstate's optional reason)
     public_limit: bool = False  # anonymous callers are rate-limited per address (gateway.ratelimit)
+    also: dict[int, str] = field(default_factory=dict)  # other success statuses, same body (OpenAPI)
+    calls_services: bool = True  # may answer 503 when a service does not (OpenAPI)
     name: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 

@@ -57,8 +57,17 @@ def _operation(spec: RouteSpec) -> dict:
     if spec.response is not None and spec.status != 204:
         success["content"] = {"application/json": {"schema": spec.response}}
     op["responses"][str(spec.status)] = success
+    for status, description in spec.also.items():
+        op["responses"][str(status)] = {**success, "description": description}
     problem = {"content": {"application/problem+json": {"schema": "Problem"}}}
     codes = {"400": "invalid input", "500": "unexpected error"}
+    if spec.method in ("POST", "PUT", "PATCH"):
+        codes["409"] = "a conflict or an illegal state change, or this Idempotency-Key still in flight"
+        codes["413"] = "request body too large"
+    if spec.method in ("POST", "PUT"):
+        codes["422"] = "this Idempotency-Key was used with another request"
+    if spec.calls_services:
+        codes["503"] = "a service behind the gateway did not answer"
     if spec.roles is not None:
         op["security"] = [{"apiKey": []}]
         codes.update({"401": "no or bad API key", "403": "role not allowed"})

@@ -1,7 +1,7 @@
-"""Response shapes that join more than one service's contract, for the OpenAPI document."""
+"""Response shapes the gateway answers with that no single service's contract describes (OpenAPI)."""
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import Schema, fields
 from pricing.schemas import UnitPriceSchema
 
 from catalog.schemas import ProductSchema
@@ -15,3 +15,25 @@ class DistributorProductSchema(ProductSchema):
 
 
 DistributorProductPageSchema = page_of(DistributorProductSchema, "DistributorProductPageSchema")
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+
+
+class ReadySchema(Schema):
+    status = fields.String()
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class EchoSchema(Schema):
+    echo = fields.String()
+
+
+class OpenApiDocumentSchema(Schema):
+    """This document itself (OpenAPI 3.0)."""
+
+    openapi = fields.String()
+    info = fields.Dict()
+    paths = fields.Dict()
+    components = fields.Dict()

@@ -24,6 +24,7 @@ from common.errors import InvalidInput, NotFound
 from common.logs import WorkerLogging
 from common.schemas import PageQuerySchema, load
 from gateway import auth, store
+from gateway import schemas as gateway_schemas
 from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
 from gateway.errors import PayloadTooLarge, register_remote_errors, status_for
 from gateway.http import json_response, route
@@ -126,12 +127,13 @@ class GatewayService:
 
     # ---- public ----------------------------------------------------------------------------------
 
-    @route("GET", "/health", roles=None, summary="Liveness: the gateway process answers", tag="ops")
+    @route("GET", "/health", roles=None, summary="Liveness: the gateway process answers", tag="ops",
+           response=gateway_schemas.HealthSchema, calls_services=False)
     def health(self, call):
         return {"status": "ok"}
 
     @route("GET", "/ready", roles=None, summary="Readiness: the gateway's database and every service",
-           tag="ops")
+           tag="ops", response=gateway_schemas.ReadySchema)
     def ready(self, call):
         checks: dict[str, str] = {}
         try:
@@ -161,12 +163,14 @@ class GatewayService:
         except Exception as exc:  # a service that answers with an error is not ready either
             return f"unavailable: {type(exc).__name__}"
 
-    @route("GET", "/openapi.json", roles=None, summary="This API's OpenAPI 3 description", tag="ops")
+    @route("GET", "/openapi.json", roles=None, summary="This API's OpenAPI 3 description", tag="ops",
+           response=gateway_schemas.OpenApiDocumentSchema, calls_services=False)
     def openapi(self, call):
         return build_spec()
 
     @route("GET", "/v1/diagnostics/echo", roles=ANY_ROLE, tag="ops",
-           summary="A bare gateway→RPC round trip (the benchmarks' floor)")
+           summary="A bare gateway→RPC round trip (the benchmarks' floor)",
+           response=gateway_schemas.EchoSchema)
     def echo(self, call):
         return self.catalog.echo({"echo": call.query.get("q", "")})
 
@@ -365,7 +369,9 @@ class GatewayService:
 
     @route("POST", "/v1/orders", roles=(CHANNEL,), status=201, tag="orders",
            summary="Submit an order; it is routed to the nearest distributors at once",
-           body=fulfillment_schemas.OrderCreateSchema, response=fulfillment_schemas.OrderSchema)
+           body=fulfillment_schemas.OrderCreateSchema, response=fulfillment_schemas.OrderSchema,
+           also={200: "this channel already sent this external_id: that order's current state, "
+                      "with Idempotent-Replayed: true"})
     def create_order(self, call):
         result = self.fulfillment.create_order(call.principal.channel, call.body)
         if result["replayed"]:

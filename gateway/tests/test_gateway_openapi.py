@@ -39,3 +39,15 @@ def test_a_distributor_product_is_documented_with_its_unit_price():
         price["properties"])
     page = spec["paths"]["/v1/catalog/products"]["get"]["responses"]["200"]
     assert page["content"]["application/json"]["schema"]["$ref"].endswith("/DistributorProductPage")
+
+
+def test_every_status_a_route_can_answer_is_documented():
+    spec = build_spec()
+    for route in ROUTES:
+        responses = spec["paths"][openapi_path(route.path)][route.method.lower()]["responses"]
+        if route.method in ("POST", "PUT", "PATCH"):
+            assert {"409", "413"} <= set(responses), route.name
+        if route.method in ("POST", "PUT"):
+            assert "422" in responses, route.name  # Idempotency-Key reused with another body
+        assert ("503" in responses) == (route.path not in ("/health", "/openapi.json")), route.name
+    assert "200" in spec["paths"]["/v1/orders"]["post"]["responses"]  # a repeated external_id

@@ -1,6 +1,7 @@
 """The whole system as processes, started exactly as `make run` starts it (deploy/start-service),
 on fresh databases and a fresh RabbitMQ vhost, and an HTTP client for the gateway."""
 import pathlib
+import re
 import subprocess
 import sys
 import uuid
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from openapi_schema_validator import OAS30Validator, validate
 
 from common.testing import (
     SERVICES,
@@ -67,8 +69,40 @@ def system(pg_server, rabbit, tmp_path_factory):
         drop_vhost(rabbit, vhost)
 
 
+class Contract:
+    """The gateway's own /openapi.json: every JSON answer a test gets is checked against what the
+    document says that route answers with that status, so the document cannot drift from the API."""
+
+    def __init__(self, document: dict):
+        self.components = document["components"]
+        self.routes = []
+        for template, operations in document["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$")
+            for method, operation in operations.items():
+                self.routes.append((method.upper(), pattern, template.count("{"), operation))
+        self.routes.sort(key=lambda r: r[2])  # literal segments win over {params}
+
+    def check(self, method: str, path: str, response: requests.Response) -> None:
+        media = response.headers.get("Content-Type", "").split(";")[0]
+        if media not in ("application/json", "application/problem+json"):
+            return
+        operation = next((op for m, pattern, _, op in self.routes if m == method and pattern.match(path)),
+                         None)
+        if operation is None:
+            return  # an unknown path or method: its 404/405 problem is checked by the contract tests
+        documented = operation["responses"].get(str(response.status_code))
+        assert documented is not None, f"{method} {path}: status {response.status_code} is not documented"
+        schema = documented.get("content", {}).get(media, {}).get("schema")
+        assert schema is not None, f"{method} {path}: {response.status_code} {media} is not documented"
+        validate(response.json(), {**schema, "components": self.components}, cls=OAS30Validator)
+
+
+CONTRACT: list[Contract] = []  # set once the system is up
+
+
 class Client:
-    """requests with a base URL and a bearer key."""
+    """requests with a base URL and a bearer key; every answer is checked against the OpenAPI
+    document (``Contract``)."""
 
     def __init__(self, base_url: str, key: str | None):
         self.base_url = base_url
@@ -78,7 +112,10 @@ class Client:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 60)
-        return self.session.request(method, self.base_url + path, **kwargs)
+        response = self.session.request(method, self.base_url + path, **kwargs)
+        if CONTRACT:
+            CONTRACT[0].check(method, path.split("?", 1)[0], response)
+        return response
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -130,7 +167,9 @@ def keys(system):
 
 @pytest.fixture(scope="session")
 def client(system, keys):
-    """A client for each role, and ``anonymous``."""
+    """A client for each role, and ``anonymous``; their answers are checked against /openapi.json."""
+    if not CONTRACT:
+        CONTRACT.append(Contract(requests.get(f"{system.base_url}/openapi.json", timeout=30).json()))
     clients = {role: Client(system.base_url, key) for role, key in keys.items()}
     clients["anonymous"] = Client(system.base_url, None)
     return clients

@@ -360,15 +360,7 @@ class PricingService:
         self.db.standalone()
         cur = self.db.cursor()
         now = _now()
-        inputs = store.quote_inputs(cur, number, skus, now)
-        unsettled = _unsettled(inputs, skus)
-        if inputs.distributor is None or unsettled:
-            # a read-model miss: ask the owners, then read everything again in one snapshot
-            if self._distributor(cur, number) is None:
-                raise NotFound(f"distributor {distributor_id} not found")
-            if unsettled:
-                self._products(cur, unsettled, fresh=True)
-            inputs = store.quote_inputs(cur, number, skus, now)
+        inputs = self._inputs(cur, number, skus, now)
         if inputs.distributor["status"] != "active":
             # before refusing, make sure it was not reinstated a moment ago (that travels by event)
             self._distributor(cur, number, fresh=True)
@@ -407,11 +399,7 @@ class PricingService:
         self.db.standalone()
         cur = self.db.cursor()
         now = _now()
-        inputs = store.quote_inputs(cur, number, skus, now)
-        if inputs.distributor is None:
-            if self._distributor(cur, number) is None:
-                raise NotFound(f"distributor {distributor_id} not found")
-            inputs = store.quote_inputs(cur, number, skus, now)
+        inputs = self._inputs(cur, number, skus, now, settle_products=False)
         return {sku: price for sku in skus if (price := _unit_price(inputs, sku, now)) is not None}
 
     @rpc(expected_exceptions=ServiceError)
@@ -423,18 +411,26 @@ class PricingService:
         self.db.standalone()
         cur = self.db.cursor()
         now = _now()
-        inputs = store.quote_inputs(cur, number, [sku], now, documents=True)
-        unsettled = _unsettled(inputs, [sku], documents=True)
-        if inputs.distributor is None or unsettled:
-            if inputs.distributor is None and self._distributor(cur, number) is None:
-                raise NotFound(f"distributor {distributor_id} not found")
-            if unsettled:
-                self._products(cur, unsettled, fresh=True)
-            inputs = store.quote_inputs(cur, number, [sku], now, documents=True)
+        inputs = self._inputs(cur, number, [sku], now, documents=True)
         product = inputs.products.get(sku)
         if product is None or product["status"] != "active":
             raise ProductUnknown(f"product {sku!r} not found")
         return {**product["document"], "price": _unit_price(inputs, sku, now)}
+
+    def _inputs(self, cur, number: int, skus: list[str], now: datetime, *, settle_products: bool = True,
+                documents: bool = False) -> store.QuoteInputs:
+        """Everything a price needs, in one statement (one snapshot). A read-model miss — the
+        distributor, or (``settle_products``) a SKU the read model cannot answer for alone — is asked
+        of its owner, and everything is read again in one statement."""
+        inputs = store.quote_inputs(cur, number, skus, now, documents=documents)
+        unsettled = _unsettled(inputs, skus, documents) if settle_products else []
+        if inputs.distributor is None or unsettled:
+            if inputs.distributor is None and self._distributor(cur, number) is None:
+                raise NotFound(f"distributor {number} not found")
+            if unsettled:
+                self._products(cur, unsettled, fresh=True)
+            inputs = store.quote_inputs(cur, number, skus, now, documents=documents)
+        return inputs
 
     @staticmethod
     def _distributor_number(distributor_id) -> int:

@@ -9,7 +9,7 @@ import argparse
 import json
 import urllib.request
 
-from harness import call, issue, load, onboard, print_cpu, running_system
+from harness import call, issue, load, onboard, print_against_echo, running_system
 
 
 def main() -> None:
@@ -34,17 +34,8 @@ def main() -> None:
             read = load(base, "GET", "/v1/catalog/products/BENCH-1", headers, None, connections,
                         args.seconds)
             rows.append((connections, echo, read))
-    print(f"{'route':<34}{'conns':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
-    for connections, echo, read in rows:
-        for name, r in (("echo (gateway→RPC floor)", echo), ("GET /v1/catalog/products/{sku}", read)):
-            print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
-                  f"{r['errors']:>8}")
-        print(f"{'ratio read/echo':<34}{connections:>6}{read['p50_ms'] / echo['p50_ms']:>9.2f}"
-              f"{read['p99_ms'] / echo['p99_ms']:>9.2f}{read['rps'] / echo['rps']:>9.2f}")
-    print("target: p50 of the read ≤ 2× the echo floor")
-    print()
-    _, echo, read = rows[-1]
-    print_cpu([("echo, 20 connections", echo), ("read, 20 connections", read)])
+    print_against_echo(rows, "GET /v1/catalog/products/{sku}", "read",
+                       "target: p50 of the read ≤ 2× the echo floor")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,22 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
     }
 
 
+def print_against_echo(rows: list[tuple[int, dict, dict]], route: str, short: str, target: str) -> None:
+    """The route's figures beside the echo floor's at each connection count, their ratios, the
+    target, and the CPU each part spent per request in the last (busiest) pair of runs."""
+    print(f"{'route':<34}{'conns':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
+    for connections, echo, measured in rows:
+        for name, r in (("echo (gateway→RPC floor)", echo), (route, measured)):
+            print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
+                  f"{r['errors']:>8}")
+        print(f"{'ratio ' + short + '/echo':<34}{connections:>6}{measured['p50_ms'] / echo['p50_ms']:>9.2f}"
+              f"{measured['p99_ms'] / echo['p99_ms']:>9.2f}{measured['rps'] / echo['rps']:>9.2f}")
+    print(target)
+    print()
+    connections, echo, measured = rows[-1]
+    print_cpu([(f"echo, {connections} connections", echo), (f"{short}, {connections} connections", measured)])
+
+
 def print_cpu(rows: list[tuple[str, dict]]) -> None:
     """A table of CPU milliseconds per request, by part of the system, for each named run."""
     parts = sorted({part for _, r in rows for part, ms in r["cpu_ms"].items() if ms >= 0.005})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import call, issue, load, onboard, print_cpu, running_system
+from harness import call, issue, load, onboard, print_against_echo, running_system
 
 
 def main() -> None:
@@ -34,17 +34,8 @@ def main() -> None:
             echo = load(base, "GET", "/v1/diagnostics/echo", headers, None, connections, args.seconds)
             quote = load(base, "POST", "/v1/quotes", headers, body, connections, args.seconds)
             rows.append((connections, echo, quote))
-    print(f"{'route':<34}{'conns':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
-    for connections, echo, quote in rows:
-        for name, r in (("echo (gateway→RPC floor)", echo), ("POST /v1/quotes (5 lines)", quote)):
-            print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
-                  f"{r['errors']:>8}")
-        print(f"{'ratio quote/echo':<34}{connections:>6}{quote['p50_ms'] / echo['p50_ms']:>9.2f}"
-              f"{quote['p99_ms'] / echo['p99_ms']:>9.2f}{quote['rps'] / echo['rps']:>9.2f}")
-    print("targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
-    print()
-    _, echo, quote = rows[-1]
-    print_cpu([("echo, 20 connections", echo), ("quote, 20 connections", quote)])
+    print_against_echo(rows, 'POST /v1/quotes (5 lines)', "quote",
+                       "targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def main() -> None:
             echo = load(base, "GET", "/v1/diagnostics/echo", headers, None, connections, args.seconds)
             quote = load(base, "POST", "/v1/quotes", headers, body, connections, args.seconds)
             rows.append((connections, echo, quote))
-    print_against_echo(rows, 'POST /v1/quotes (5 lines)', "quote",
+    print_against_echo(rows, "POST /v1/quotes (5 lines)", "quote",
                        "targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
 
 

@@ -41,6 +41,11 @@ def rpc(amqp_uri, catalog_db, distributors_db, pricing_db, container_factory):
         yield cluster
 
 
+def gold_distributor(rpc) -> int:
+    app = rpc.distributors.submit_application(APPLICATION)
+    return rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+
+
 def read_model(db, sql, args, until, timeout=5.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -91,8 +96,7 @@ def test_a_distributor_sees_a_product_and_its_price_from_pricing_in_one_call(rpc
                                     "lifecycle": "classic", "status": status,
                                     "attributes": {"size": "70x140"}}, "s")
     rpc.pricing.set_price("V", {"list_price": "199.00", "floor_price": "99.00"}, "m")
-    app = rpc.distributors.submit_application(APPLICATION)
-    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    did = gold_distributor(rpc)
 
     view = rpc.pricing.get_catalog_product(did, "V")
     assert {k: v for k, v in view.items() if k != "price"} == rpc.catalog.get_catalog_product("V")
@@ -127,20 +131,21 @@ def test_a_distributor_sees_a_product_and_its_price_from_pricing_in_one_call(rpc
 def test_a_product_activated_a_moment_ago_is_sellable_at_once(rpc):
     rpc.catalog.create_product({"sku": "ACT", "name": "act", "category": "bath", "lifecycle": "new"}, "s")
     rpc.pricing.set_price("ACT", {"list_price": "100.00", "floor_price": "50.00"}, "m")
-    app = rpc.distributors.submit_application(APPLICATION)
-    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    did = gold_distributor(rpc)
     with pytest.raises(pricing.errors.ProductUnknown):
         rpc.pricing.get_catalog_product(did, "ACT")  # a draft is not sold
     rpc.catalog.update_product("ACT", {"status": "active"}, "s")
     row = read_model(rpc.pricing_db, "SELECT status, version FROM products WHERE sku = %s", ("ACT",),
                      lambda r: r and r["status"] == "active")
-    with transaction(rpc.pricing_db) as cur:  # as if the activation's event had not arrived yet
-        cur.execute("UPDATE products SET status = 'draft', version = %s WHERE sku = 'ACT'",
-                    (row["version"] - 1,))
+
+    def hold_back():  # as if the activation's event had not arrived yet
+        with transaction(rpc.pricing_db) as cur:
+            cur.execute("UPDATE products SET status = 'draft', version = %s WHERE sku = 'ACT'",
+                        (row["version"] - 1,))
+
+    hold_back()
     assert rpc.pricing.get_catalog_product(did, "ACT")["status"] == "active"
-    with transaction(rpc.pricing_db) as cur:
-        cur.execute("UPDATE products SET status = 'draft', version = %s WHERE sku = 'ACT'",
-                    (row["version"] - 1,))
+    hold_back()
     quote = rpc.pricing.create_quote(did, {"lines": [{"sku": "ACT", "qty": 1}]})
     assert quote["lines"][0]["unit_price"] == "65.00"
 
@@ -149,8 +154,7 @@ def test_quotes_follow_the_distributors_lifecycle(rpc):
     rpc.catalog.create_product({"sku": "Q", "name": "q", "category": "c", "lifecycle": "classic",
                                 "status": "active"}, "s")
     rpc.pricing.set_price("Q", {"list_price": "199.00", "floor_price": "99.00"}, "m")
-    app = rpc.distributors.submit_application(APPLICATION)
-    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    did = gold_distributor(rpc)
     quote = rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 2}]})
     assert (quote["tier"], quote["lines"][0]["unit_price"], quote["total"]) == ("gold", "129.35", "258.70")
     again = rpc.pricing.create_quote(did, {"lines": [{"sku": "Q", "qty": 2}]})
@@ -183,8 +187,7 @@ def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
     rpc.catalog.create_product({"sku": "F", "name": "f", "category": "c", "lifecycle": "classic",
                                 "status": "active"}, "s")
     rpc.pricing.set_price("F", {"list_price": "100.00", "floor_price": "50.00"}, "m")
-    app = rpc.distributors.submit_application(APPLICATION)
-    did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
+    did = gold_distributor(rpc)
     from datetime import datetime, timedelta
 
     base = datetime.now(UTC)

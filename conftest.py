@@ -93,11 +93,12 @@ def _service_database(service: str, reset=None):
 
 
 def _pricing_defaults(db_url: str) -> None:
-    """The migration's seed rows (tiers, green channel, version) come back after truncation."""
+    """The migrations' seed rows (tiers, green channel, versions) come back after truncation."""
     from common.db import transaction
 
     with transaction(db_url) as cur:
         cur.execute("INSERT INTO price_version VALUES (true, 1)")
+        cur.execute("INSERT INTO inputs_version VALUES (true, 1)")
         cur.execute("INSERT INTO tiers (name, discount_pct, updated_by) VALUES "
                     "('platinum', 40, 'default'), ('gold', 35, 'default'), ('silver', 30, 'default')")
         cur.execute("INSERT INTO green_channel VALUES (true, 10, 72, 'default', now())")

@@ -9,12 +9,13 @@ import argparse
 import json
 import urllib.request
 
-from harness import call, issue, load, onboard, print_against_echo, running_system
+from harness import ECHO, against_echo, call, issue, onboard, print_against_echo, running_system, warm_up
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
+    parser.add_argument("--rounds", type=int, default=3, help="echo/route pairs per connection count")
     args = parser.parse_args()
     with running_system() as (base, gateway_db):
         sales, manager = issue(gateway_db, "sales"), issue(gateway_db, "manager")
@@ -28,12 +29,10 @@ def main() -> None:
         dist = onboard(base, manager)
         call(base, "PUT", "/v1/admin/prices/BENCH-1", manager, {"list_price": "199.00", "floor_price": "99.00"})
         headers = {"Authorization": f"Bearer {dist}"}
-        rows = []
-        for connections in (1, 20):
-            echo = load(base, "GET", "/v1/diagnostics/echo", headers, None, connections, args.seconds)
-            read = load(base, "GET", "/v1/catalog/products/BENCH-1", headers, None, connections,
-                        args.seconds)
-            rows.append((connections, echo, read))
+        route = ("GET", "/v1/catalog/products/BENCH-1", None)
+        warm_up(base, headers, [ECHO, route])
+        rows = [(connections, *against_echo(base, headers, route, connections, args.seconds, args.rounds))
+                for connections in (1, 20)]
     print_against_echo(rows, "GET /v1/catalog/products/{sku}", "read",
                        "target: p50 of the read ≤ 2× the echo floor")
 

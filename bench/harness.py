@@ -154,19 +154,55 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
     }
 
 
-def print_against_echo(rows: list[tuple[int, dict, dict]], route: str, short: str, target: str) -> None:
-    """The route's figures beside the echo floor's at each connection count, their ratios, the
-    target, and the CPU each part spent per request in the last (busiest) pair of runs."""
+ECHO = ("GET", "/v1/diagnostics/echo", None)
+
+
+def against_echo(base_url: str, headers: dict, route: tuple[str, str, bytes | None], connections: int,
+                 seconds: float, rounds: int) -> tuple[dict, dict, list[float]]:
+    """The echo floor and ``route`` (method, path, body), run ``rounds`` times each, alternately and
+    in alternating order (E R, R E, E R …), so that the drift of a shared machine falls on both.
+    Returns each one's median figures over the rounds and each round's throughput ratio."""
+    runs: dict[tuple, list[dict]] = {ECHO: [], route: []}
+    for i in range(rounds):
+        for method, path, body in (ECHO, route) if i % 2 == 0 else (route, ECHO):
+            runs[(method, path, body)].append(load(base_url, method, path, headers, body, connections,
+                                                   seconds))
+    echo, measured = runs[ECHO], runs[route]
+    return _median(echo), _median(measured), [m["rps"] / e["rps"] for e, m in zip(echo, measured,
+                                                                                    strict=True)]
+
+
+def warm_up(base_url: str, headers: dict, routes: list[tuple[str, str, bytes | None]],
+            seconds: float = 3.0) -> None:
+    """Load every route once, unmeasured: pooled connections, prepared statements and caches fill."""
+    for method, path, body in routes:
+        load(base_url, method, path, headers, body, 20, seconds, warmup=0)
+
+
+def _median(runs: list[dict]) -> dict:
+    parts = {part for r in runs for part in r["cpu_ms"]}
+    return {"cpu_ms": {part: statistics.median(r["cpu_ms"].get(part, 0.0) for r in runs) for part in parts},
+            "requests": sum(r["requests"] for r in runs), "errors": sum(r["errors"] for r in runs),
+            **{key: statistics.median(r[key] for r in runs) for key in ("rps", "p50_ms", "p99_ms")}}
+
+
+def print_against_echo(rows: list[tuple[int, dict, dict, list[float]]], route: str, short: str,
+                       target: str) -> None:
+    """The route's figures beside the echo floor's at each connection count (medians over the
+    rounds of ``against_echo``), their ratios, each round's throughput ratio, the target, and the CPU
+    each part spent per request at the last (busiest) connection count."""
     print(f"{'route':<34}{'conns':>6}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
-    for connections, echo, measured in rows:
+    for connections, echo, measured, rounds in rows:
         for name, r in (("echo (gateway→RPC floor)", echo), (route, measured)):
             print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
                   f"{r['errors']:>8}")
         print(f"{'ratio ' + short + '/echo':<34}{connections:>6}{measured['p50_ms'] / echo['p50_ms']:>9.2f}"
-              f"{measured['p99_ms'] / echo['p99_ms']:>9.2f}{measured['rps'] / echo['rps']:>9.2f}")
+              f"{measured['p99_ms'] / echo['p99_ms']:>9.2f}{measured['rps'] / echo['rps']:>9.2f}"
+              f"   rounds: {' '.join(f'{r:.2f}' for r in rounds)}")
+    print("medians over the rounds; a round runs the echo and the route back to back")
     print(target)
     print()
-    connections, echo, measured = rows[-1]
+    connections, echo, measured, _ = rows[-1]
     print_cpu([(f"echo, {connections} connections", echo), (f"{short}, {connections} connections", measured)])
 
 

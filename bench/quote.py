@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness import call, issue, load, onboard, print_against_echo, running_system
+from harness import ECHO, against_echo, call, issue, onboard, print_against_echo, running_system, warm_up
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
+    parser.add_argument("--rounds", type=int, default=3, help="echo/route pairs per connection count")
     args = parser.parse_args()
     with running_system() as (base, gateway_db):
         manager = issue(gateway_db, "manager")
@@ -29,11 +30,10 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {dist}", "Content-Type": "application/json"}
         body = json.dumps({"lines": [{"sku": s, "qty": q} for s, q in zip(skus, (1, 5, 12, 40, 150),
                                                                          strict=True)]}).encode()
-        rows = []
-        for connections in (1, 20):
-            echo = load(base, "GET", "/v1/diagnostics/echo", headers, None, connections, args.seconds)
-            quote = load(base, "POST", "/v1/quotes", headers, body, connections, args.seconds)
-            rows.append((connections, echo, quote))
+        route = ("POST", "/v1/quotes", body)
+        warm_up(base, headers, [ECHO, route])
+        rows = [(connections, *against_echo(base, headers, route, connections, args.seconds, args.rounds))
+                for connections in (1, 20)]
     print_against_echo(rows, "POST /v1/quotes (5 lines)", "quote",
                        "targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
 

@@ -1,12 +1,13 @@
 """The pricing service's contracts. Money and percentages leave as decimal strings."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from common.schemas import PageQuerySchema, StrictInteger, page_of, text
+from common.schemas import PageQuerySchema, StrictInteger, load, page_of, text
 from pricing.domain import Quote, pct_text
 
 SKU = r"^[A-Za-z0-9._-]{1,64}$"
@@ -189,6 +190,31 @@ class QuoteLineRequestSchema(Schema):
 class QuoteRequestSchema(Schema):
     lines = fields.List(fields.Nested(QuoteLineRequestSchema), required=True,
                         validate=validate.Length(min=1, max=200))
+
+
+_SKU = re.compile(SKU)
+_QUOTE_LINE_KEYS = {"sku", "qty"}
+
+
+def load_quote_request(payload) -> dict:
+    """``QuoteRequestSchema`` for the hot path: a request it would accept as it is, checked here
+    without marshmallow's per-field dispatch (a tenth of the quote's Python time); anything else —
+    every error — goes through the schema, so errors read the same. tests/test_pricing_schemas.py
+    holds the two equal."""
+    lines = payload.get("lines") if type(payload) is dict and len(payload) == 1 else None
+    if type(lines) is list and 1 <= len(lines) <= 200:
+        out = []
+        for line in lines:
+            if type(line) is not dict or line.keys() != _QUOTE_LINE_KEYS:
+                break
+            sku, qty = line["sku"], line["qty"]
+            if type(sku) is not str or type(qty) is not int or not 1 <= qty <= 1_000_000 \
+                    or _SKU.match(sku) is None:
+                break
+            out.append({"sku": sku, "qty": qty})
+        else:
+            return {"lines": out}
+    return load(QuoteRequestSchema, payload)
 
 
 class QuoteLineSchema(Schema):

@@ -19,6 +19,7 @@ from common.outbox import OutboxRelay, add_events, first_delivery, new_event
 from common.pagination import decode_cursor, page
 from common.schemas import load
 from pricing import domain, store
+from pricing.book import Book
 from pricing.errors import (
     DistributorMayNotQuote,
     InvalidPricing,
@@ -38,7 +39,6 @@ from pricing.schemas import (
     PromotionQuerySchema,
     PromotionRejectSchema,
     PromotionSchema,
-    QuoteRequestSchema,
     RetailPriceSchema,
     RetailQuerySchema,
     TierSchema,
@@ -46,6 +46,7 @@ from pricing.schemas import (
     UnitPriceSchema,
     ViolationQuerySchema,
     dump_quote,
+    load_quote_request,
 )
 
 # what the services pricing calls raise comes back as their own exceptions, not RemoteError
@@ -91,6 +92,30 @@ def _unit_price(inputs: store.QuoteInputs, sku: str, now: datetime) -> dict | No
         "tier_discount_pct": tier.discount_pct})
 
 
+def _refusals(inputs: store.QuoteInputs, skus: list[str]) -> list[dict]:
+    """Why these lines cannot be quoted, each naming its line; empty when they can."""
+    errors = []
+    for i, sku in enumerate(skus):
+        product = inputs.products.get(sku)
+        if product is None:
+            errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
+        elif product["status"] != "active":
+            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product['status']}"})
+        elif sku not in inputs.prices:
+            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
+    currencies = {inputs.prices[sku].currency for sku in skus if sku in inputs.prices}
+    if not errors and len(currencies) > 1:
+        errors.append({"field": "lines", "message": f"lines are priced in {sorted(currencies)}"})
+    return errors
+
+
+def _quote_body(inputs: store.QuoteInputs, lines: list[tuple[str, int]], now: datetime,
+                validity: timedelta) -> dict:
+    result = domain.quote(lines, inputs.prices, inputs.tier, inputs.promotions, now, validity)
+    return dump_quote(result, distributor_id=inputs.distributor["id"], tier=inputs.tier.name,
+                      price_version=inputs.price_version, created_at=now)
+
+
 class PricingService:
     name = "pricing"
 
@@ -98,6 +123,7 @@ class PricingService:
     log = WorkerLogging()
     config = Settings()
     outbox = OutboxRelay()
+    book = Book()
     catalog = RpcProxy("catalog")
     distributors = RpcProxy("distributors")
 
@@ -351,44 +377,40 @@ class PricingService:
 
     @rpc(expected_exceptions=ServiceError)
     def create_quote(self, distributor_id, payload: dict) -> dict:
-        """Every line priced from one snapshot (a single statement) at one instant: a quote never
-        mixes two price versions."""
-        request = load(QuoteRequestSchema, payload)
+        """Every line priced from one snapshot at one instant: a quote never mixes two price
+        versions. From the price book when it holds everything and PostgreSQL confirms, while storing
+        the quote, that none of it has changed (pricing/book.py); from a fresh read otherwise."""
+        request = load_quote_request(payload)
         number = self._distributor_number(distributor_id)
-        skus = [line["sku"] for line in request["lines"]]
-        # the inputs are one statement (one snapshot) and the quote one insert: no BEGIN/COMMIT
+        lines = [(line["sku"], line["qty"]) for line in request["lines"]]
+        skus = [sku for sku, _ in lines]
+        validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
+        # each read is one statement (one snapshot) and the quote one insert: no BEGIN/COMMIT
         self.db.standalone()
         cur = self.db.cursor()
         now = _now()
+        inputs = self.book.inputs(number, skus, now)
+        if inputs is not None and not _refusals(inputs, skus):
+            body = _quote_body(inputs, lines, now, validity)
+            quote_id = store.insert_quote_if_current(cur, number, body, now, inputs.inputs_version)
+            if quote_id is not None:
+                body["id"] = quote_id
+                return body
+            self.book.forget()  # something it held has changed: read everything again
         inputs = self._inputs(cur, number, skus, now)
         if inputs.distributor["status"] != "active":
             # before refusing, make sure it was not reinstated a moment ago (that travels by event)
             self._distributor(cur, number, fresh=True)
             inputs = store.quote_inputs(cur, number, skus, now)
-        distributor = inputs.distributor
-        if distributor["status"] != "active":
+        if inputs.distributor["status"] != "active":
             raise DistributorMayNotQuote(
-                f"distributor {distributor_id} is {distributor['status']}: it may not quote")
-        errors = []
-        for i, sku in enumerate(skus):
-            product = inputs.products.get(sku)
-            if product is None:
-                errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
-            elif product["status"] != "active":
-                errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product['status']}"})
-            elif sku not in inputs.prices:
-                errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
-        currencies = {p.currency for p in inputs.prices.values()}
-        if not errors and len(currencies) > 1:
-            errors.append({"field": "lines", "message": f"lines are priced in {sorted(currencies)}"})
+                f"distributor {distributor_id} is {inputs.distributor['status']}: it may not quote")
+        errors = _refusals(inputs, skus)
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
-        validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
-        result = domain.quote([(line["sku"], line["qty"]) for line in request["lines"]], inputs.prices,
-                              inputs.tier, inputs.promotions, now, validity)
-        body = dump_quote(result, distributor_id=distributor["id"], tier=inputs.tier.name,
-                          price_version=inputs.price_version, created_at=now)
-        body["id"] = store.insert_quote(cur, distributor["id"], body, now)
+        body = _quote_body(inputs, lines, now, validity)
+        body["id"] = store.insert_quote(cur, number, body, now)
+        self.book.learn(number, inputs, now)
         return body
 
     @rpc(expected_exceptions=ServiceError)

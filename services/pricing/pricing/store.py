@@ -151,6 +151,8 @@ class QuoteInputs:
     tier: Tier | None
     promotions: list[Promotion]
     price_version: int
+    inputs_version: int  # moves with every change to any of the above (migration 0003)
+    next_change: datetime | None  # the next scheduled price or promotion start/end for these SKUs
 
 
 _PRICING_INPUTS = """
@@ -177,7 +179,13 @@ _PRICING_INPUTS = """
                 'status', pr.status)), '[]')
          FROM promotions pr WHERE pr.status = 'approved' AND pr.starts_at <= $3::timestamptz
           AND pr.ends_at > $3::timestamptz AND (pr.skus IS NULL OR pr.skus && $2::text[])) AS promotions,
-      (SELECT version FROM price_version) AS price_version
+      (SELECT version FROM price_version) AS price_version,
+      (SELECT version FROM inputs_version) AS inputs_version,
+      least((SELECT min(effective_from) FROM list_prices
+              WHERE sku = ANY($2::text[]) AND effective_from > $3::timestamptz),
+            (SELECT min(CASE WHEN starts_at > $3::timestamptz THEN starts_at ELSE ends_at END)
+               FROM promotions WHERE status = 'approved' AND ends_at > $3::timestamptz
+                AND (skus IS NULL OR skus && $2::text[]))) AS next_change
     """
 QUOTE_INPUTS = Statement("pricing_quote_inputs", _PRICING_INPUTS.format(document=""), 3)
 # the same, with each product's whole document: a distributor's catalog view in one statement
@@ -201,7 +209,7 @@ def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime,
     tier_row = row["tier"]
     tier = _tier({**tier_row, "discount_pct": Decimal(tier_row["discount_pct"])}) if tier_row else None
     return QuoteInputs(row["distributor"], {p["sku"]: p for p in row["products"]}, prices, tier,
-                       promotions, row["price_version"])
+                       promotions, row["price_version"], row["inputs_version"], row["next_change"])
 
 
 # ---- quotes and observations --------------------------------------------------------------------
@@ -214,6 +222,22 @@ INSERT_QUOTE = Statement("pricing_insert_quote", "INSERT INTO quotes (distributo
 def insert_quote(cur, distributor_id: int, body: dict[str, Any], now: datetime) -> int:
     INSERT_QUOTE.execute(cur, distributor_id, psycopg2.extras.Json(body), now)
     return cur.fetchone()["id"]
+
+
+INSERT_QUOTE_IF_CURRENT = Statement(
+    "pricing_insert_quote_if_current",
+    "INSERT INTO quotes (distributor_id, body, created_at) "
+    "SELECT $1, $2, $3 FROM inputs_version WHERE version = $4 RETURNING id", 4)
+
+
+def insert_quote_if_current(cur, distributor_id: int, body: dict[str, Any], now: datetime,
+                            inputs_version: int) -> int | None:
+    """Store a quote priced from inputs read at ``inputs_version``, only if that is still the
+    current version in this statement's snapshot (nothing a quote reads has changed since); the
+    new id, or None when something has."""
+    INSERT_QUOTE_IF_CURRENT.execute(cur, distributor_id, psycopg2.extras.Json(body), now, inputs_version)
+    row = cur.fetchone()
+    return None if row is None else row["id"]
 
 
 OBSERVATION_COLUMNS = ("o.id, o.channel, o.seller, o.distributor_id, o.sku, o.observed_price, "

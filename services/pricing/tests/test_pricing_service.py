@@ -2,7 +2,7 @@
 PostgreSQL: its read models follow their events, apply each once and in version order, and a miss is
 resolved by asking the owner."""
 import time
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import distributors.errors
 import pricing.errors
@@ -183,13 +183,72 @@ def test_quotes_follow_the_distributors_lifecycle(rpc):
         "unit_price"] == "119.40"
 
 
+def test_quotes_reflect_every_change_acknowledged_before_them_while_the_price_book_serves_them(rpc):
+    """After a first quote the service prices the same SKUs from its in-process price book; each
+    change below must still show in the very next quote, and every answer is the stored row."""
+    for sku in ("K1", "K2"):
+        rpc.catalog.create_product({"sku": sku, "name": sku, "category": "c", "lifecycle": "classic",
+                                    "status": "active"}, "s")
+        rpc.pricing.set_price(sku, {"list_price": "200.00", "floor_price": "100.00"}, "m")
+    did = gold_distributor(rpc)
+    lines = {"lines": [{"sku": "K1", "qty": 1}, {"sku": "K2", "qty": 3}]}
+
+    def quote() -> dict:
+        answer = rpc.pricing.create_quote(did, lines)
+        with transaction(rpc.pricing_db) as cur:
+            cur.execute("SELECT body FROM quotes WHERE id = %s", (answer["id"],))
+            assert {**cur.fetchone()["body"], "id": answer["id"]} == answer  # stored before answered
+        return answer
+
+    def unit_prices(answer: dict) -> list[str]:
+        return [line["unit_price"] for line in answer["lines"]]
+
+    first, second = quote(), quote()
+    assert unit_prices(first) == unit_prices(second) == ["130.00", "130.00"]
+    assert second["id"] != first["id"] and second["price_version"] == first["price_version"]
+
+    # a list price set through the service
+    rpc.pricing.set_price("K1", {"list_price": "300.00", "floor_price": "100.00"}, "m")
+    assert unit_prices(quote()) == ["195.00", "130.00"]
+    quote()
+
+    # a change this service instance never hears of: another replica's, or one made by hand in SQL
+    with transaction(rpc.pricing_db) as cur:
+        cur.execute("UPDATE tiers SET discount_pct = 20 WHERE name = 'gold'")
+    answer = quote()
+    assert unit_prices(answer) == ["240.00", "160.00"]
+    assert answer["lines"][0]["tier_discount_pct"] == "20"
+
+    # a promotion, approved at once (a manager's)
+    now = datetime.now(UTC)
+    rpc.pricing.create_promotion({"name": "Week", "discount_pct": "10", "starts_at": now.isoformat(),
+                                  "ends_at": (now + timedelta(days=1)).isoformat(), "skus": ["K2"]},
+                                 "manager:1", "manager")
+    assert [line["retail_price"] for line in quote()["lines"]] == ["300.00", "180.00"]
+
+    # a scheduled list price takes effect at its instant, with no write then
+    effective = datetime.now(UTC) + timedelta(seconds=1.5)
+    rpc.pricing.set_price("K2", {"list_price": "400.00", "floor_price": "100.00",
+                                 "effective_from": effective.isoformat()}, "m")
+    assert [line["list_price"] for line in quote()["lines"]] == ["300.00", "200.00"]
+    quote()
+    time.sleep(max(0.0, (effective - datetime.now(UTC)).total_seconds()) + 0.05)
+    assert [line["list_price"] for line in quote()["lines"]] == ["300.00", "400.00"]
+
+    # a discontinuation, arriving by the catalog's event
+    rpc.catalog.discontinue_product("K2", "m")
+    read_model(rpc.pricing_db, "SELECT status FROM products WHERE sku = %s", ("K2",),
+               lambda r: r and r["status"] == "discontinued")
+    with pytest.raises(InvalidPricing) as refused:
+        rpc.pricing.create_quote(did, lines)
+    assert refused.value.errors == [{"field": "lines[1].sku", "message": "'K2' is discontinued"}]
+
+
 def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
     rpc.catalog.create_product({"sku": "F", "name": "f", "category": "c", "lifecycle": "classic",
                                 "status": "active"}, "s")
     rpc.pricing.set_price("F", {"list_price": "100.00", "floor_price": "50.00"}, "m")
     did = gold_distributor(rpc)
-    from datetime import datetime, timedelta
-
     base = datetime.now(UTC)
     for i in range(3):
         result = rpc.pricing.record_observation({
@@ -206,3 +265,28 @@ def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
         rpc.pricing.record_observation({
             "channel": "douyin", "seller": "424242", "sku": "F", "observed_price": "80.00",
             "observed_at": base.isoformat(), "source_url": "https://www.douyin.com/x"}, "sales:1")
+
+
+@pytest.mark.parametrize("table,moves", [
+    ("list_prices", True), ("tiers", True), ("promotions", True), ("price_version", True),
+    ("products", True), ("distributors", True),
+    ("quotes", False), ("observations", False), ("green_channel", False), ("outbox", False)])
+def test_what_a_price_is_computed_from_moves_the_inputs_version_and_nothing_else_does(pricing_db, table,
+                                                                                      moves):
+    """The price book's guard (book.py) is only as good as this: any write to a table a quote reads
+    moves the counter in its own transaction; a quote's own row does not (or the book never holds)."""
+    def version() -> int:
+        with transaction(pricing_db) as cur:
+            cur.execute("SELECT version FROM inputs_version")
+            return cur.fetchone()["version"]
+
+    with transaction(pricing_db) as cur:
+        cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "ORDER BY ordinal_position LIMIT 1", (table,))
+        column = cur.fetchone()["column_name"]
+    for statement in (f"UPDATE {table} SET {column} = {column} WHERE false",
+                      f"DELETE FROM {table} WHERE false"):
+        before = version()
+        with transaction(pricing_db) as cur:
+            cur.execute(statement)
+        assert (version() > before) is moves, statement

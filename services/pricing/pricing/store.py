@@ -151,8 +151,9 @@ class QuoteInputs:
     tier: Tier | None
     promotions: list[Promotion]
     price_version: int
-    inputs_version: int  # moves with every change to any of the above (migration 0003)
+    inputs_version: int | None  # moves with every change to any of the above (migration 0003)
     next_change: datetime | None  # the next scheduled price or promotion start/end for these SKUs
+    # (both None for a catalog view, which the price book does not keep)
 
 
 _PRICING_INPUTS = """
@@ -179,18 +180,20 @@ _PRICING_INPUTS = """
                 'status', pr.status)), '[]')
          FROM promotions pr WHERE pr.status = 'approved' AND pr.starts_at <= $3::timestamptz
           AND pr.ends_at > $3::timestamptz AND (pr.skus IS NULL OR pr.skus && $2::text[])) AS promotions,
-      (SELECT version FROM price_version) AS price_version,
+      (SELECT version FROM price_version) AS price_version{book}
+    """
+# what the price book keeps a quote's inputs by (book.py): their version and how long they hold
+_BOOK_COLUMNS = """,
       (SELECT version FROM inputs_version) AS inputs_version,
       least((SELECT min(effective_from) FROM list_prices
               WHERE sku = ANY($2::text[]) AND effective_from > $3::timestamptz),
             (SELECT min(CASE WHEN starts_at > $3::timestamptz THEN starts_at ELSE ends_at END)
                FROM promotions WHERE status = 'approved' AND ends_at > $3::timestamptz
-                AND (skus IS NULL OR skus && $2::text[]))) AS next_change
-    """
-QUOTE_INPUTS = Statement("pricing_quote_inputs", _PRICING_INPUTS.format(document=""), 3)
-# the same, with each product's whole document: a distributor's catalog view in one statement
+                AND (skus IS NULL OR skus && $2::text[]))) AS next_change"""
+QUOTE_INPUTS = Statement("pricing_quote_inputs", _PRICING_INPUTS.format(document="", book=_BOOK_COLUMNS), 3)
+# with each product's whole document: a distributor's catalog view in one statement (no book)
 VIEW_INPUTS = Statement("pricing_view_inputs",
-                        _PRICING_INPUTS.format(document=", 'document', p.document"), 3)
+                        _PRICING_INPUTS.format(document=", 'document', p.document", book=""), 3)
 
 
 def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime,
@@ -209,7 +212,7 @@ def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime,
     tier_row = row["tier"]
     tier = _tier({**tier_row, "discount_pct": Decimal(tier_row["discount_pct"])}) if tier_row else None
     return QuoteInputs(row["distributor"], {p["sku"]: p for p in row["products"]}, prices, tier,
-                       promotions, row["price_version"], row["inputs_version"], row["next_change"])
+                       promotions, row["price_version"], row.get("inputs_version"), row.get("next_change"))
 
 
 # ---- quotes and observations --------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """GET /v1/catalog/products/{sku} through the gateway at 1 and 20 connections, beside the bare
 gateway→RPC echo route measured in the same run.
 
-    make bench            # or: .venv/bin/python bench/catalog_read.py [--seconds 5] [--rounds 3]
+    make bench            # or: .venv/bin/python bench/catalog_read.py [--seconds 5] [--rounds 5]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from harness import ECHO, against_echo, call, issue, onboard, print_against_echo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
-    parser.add_argument("--rounds", type=int, default=3, help="echo/route pairs per connection count")
+    parser.add_argument("--rounds", type=int, default=5, help="echo/route pairs per connection count")
     args = parser.parse_args()
     with running_system() as (base, gateway_db):
         sales, manager = issue(gateway_db, "sales"), issue(gateway_db, "manager")

@@ -1,7 +1,7 @@
 """POST /v1/quotes with 5 lines through the gateway at 1 and 20 connections, beside the bare
 gateway→RPC echo floor measured in the same run.
 
-    .venv/bin/python bench/quote.py [--seconds 5] [--rounds 3]
+    .venv/bin/python bench/quote.py [--seconds 5] [--rounds 5]
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from harness import ECHO, against_echo, call, issue, onboard, print_against_echo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
-    parser.add_argument("--rounds", type=int, default=3, help="echo/route pairs per connection count")
+    parser.add_argument("--rounds", type=int, default=5, help="echo/route pairs per connection count")
     args = parser.parse_args()
     with running_system() as (base, gateway_db):
         manager = issue(gateway_db, "manager")

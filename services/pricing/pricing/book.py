@@ -76,6 +76,8 @@ class PriceBook:
     def learn(self, distributor_id: int, inputs: QuoteInputs, at: datetime) -> None:
         """Keep what ``inputs`` (read for the instant ``at``) can price a quote from. A read at a newer
         version replaces the whole book; one at an older version than the book's is ignored."""
+        if inputs.inputs_version is None:  # read without the book's columns (a catalog view)
+            return
         if self.version is not None and inputs.inputs_version < self.version:
             return
         if inputs.inputs_version != self.version:

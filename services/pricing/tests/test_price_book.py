@@ -75,6 +75,8 @@ def test_a_newer_read_replaces_the_book_and_an_older_one_is_ignored():
     assert book.inputs(7, ["B"], T0) is None  # read at 5: gone with it
     book.learn(7, read(version=4, skus=("B",)), T0)  # a slower read that finished later
     assert (book.version, book.inputs(7, ["B"], T0)) == (6, None)
+    book.learn(7, read(version=None, skus=("B",)), T0)  # a catalog view's read: no version to keep it by
+    assert (book.version, book.inputs(7, ["B"], T0)) == (6, None)
 
 
 def test_forgetting_drops_everything():

@@ -5,18 +5,14 @@ gateway→RPC echo route measured in the same run.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import urllib.request
 
-from harness import ECHO, against_echo, call, issue, onboard, print_against_echo, running_system, warm_up
+from harness import call, compare_with_echo, echo_floor_arguments, issue, onboard, print_against_echo, running_system
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
-    parser.add_argument("--rounds", type=int, default=5, help="echo/route pairs per connection count")
-    args = parser.parse_args()
+    args = echo_floor_arguments(__doc__)
     with running_system() as (base, gateway_db):
         sales, manager = issue(gateway_db, "sales"), issue(gateway_db, "manager")
         req = urllib.request.Request(
@@ -29,10 +25,7 @@ def main() -> None:
         dist = onboard(base, manager)
         call(base, "PUT", "/v1/admin/prices/BENCH-1", manager, {"list_price": "199.00", "floor_price": "99.00"})
         headers = {"Authorization": f"Bearer {dist}"}
-        route = ("GET", "/v1/catalog/products/BENCH-1", None)
-        warm_up(base, headers, [ECHO, route])
-        rows = [(connections, *against_echo(base, headers, route, connections, args.seconds, args.rounds))
-                for connections in (1, 20)]
+        rows = compare_with_echo(base, headers, ("GET", "/v1/catalog/products/BENCH-1", None), args)
     print_against_echo(rows, "GET /v1/catalog/products/{sku}", "read",
                        "target: p50 of the read ≤ 2× the echo floor")
 

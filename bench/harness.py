@@ -4,6 +4,7 @@ does), and drive HTTP load with keep-alive connections from threads.
 Figures are printed, never asserted."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -170,6 +171,23 @@ def against_echo(base_url: str, headers: dict, route: tuple[str, str, bytes | No
     echo, measured = runs[ECHO], runs[route]
     return _median(echo), _median(measured), [m["rps"] / e["rps"] for e, m in zip(echo, measured,
                                                                                     strict=True)]
+
+
+def echo_floor_arguments(description: str) -> argparse.Namespace:
+    """``--seconds`` (one run of one route) and ``--rounds`` (echo/route pairs per connection count)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
+    parser.add_argument("--rounds", type=int, default=5, help="echo/route pairs per connection count")
+    return parser.parse_args()
+
+
+def compare_with_echo(base_url: str, headers: dict, route: tuple[str, str, bytes | None],
+                      args: argparse.Namespace) -> list[tuple[int, dict, dict, list[float]]]:
+    """After a warm-up, ``against_echo`` at 1 and at 20 connections: the rows ``print_against_echo``
+    prints."""
+    warm_up(base_url, headers, [ECHO, route])
+    return [(connections, *against_echo(base_url, headers, route, connections, args.seconds, args.rounds))
+            for connections in (1, 20)]
 
 
 def warm_up(base_url: str, headers: dict, routes: list[tuple[str, str, bytes | None]],

@@ -5,17 +5,13 @@ gateway→RPC echo floor measured in the same run.
 """
 from __future__ import annotations
 
-import argparse
 import json
 
-from harness import ECHO, against_echo, call, issue, onboard, print_against_echo, running_system, warm_up
+from harness import call, compare_with_echo, echo_floor_arguments, issue, onboard, print_against_echo, running_system
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
-    parser.add_argument("--rounds", type=int, default=5, help="echo/route pairs per connection count")
-    args = parser.parse_args()
+    args = echo_floor_arguments(__doc__)
     with running_system() as (base, gateway_db):
         manager = issue(gateway_db, "manager")
         skus = [f"BENCH-{i}" for i in range(5)]
@@ -30,10 +26,7 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {dist}", "Content-Type": "application/json"}
         body = json.dumps({"lines": [{"sku": s, "qty": q} for s, q in zip(skus, (1, 5, 12, 40, 150),
                                                                          strict=True)]}).encode()
-        route = ("POST", "/v1/quotes", body)
-        warm_up(base, headers, [ECHO, route])
-        rows = [(connections, *against_echo(base, headers, route, connections, args.seconds, args.rounds))
-                for connections in (1, 20)]
+        rows = compare_with_echo(base, headers, ("POST", "/v1/quotes", body), args)
     print_against_echo(rows, "POST /v1/quotes (5 lines)", "quote",
                        "targets: p50 ≤ 2× the echo floor; ≥ 0.80 of its throughput at 20 connections")
 

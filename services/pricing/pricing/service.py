@@ -397,11 +397,11 @@ class PricingService:
                 body["id"] = quote_id
                 return body
             self.book.forget()  # something it held has changed: read everything again
-        inputs = self._inputs(cur, number, skus, now)
+        inputs = self._inputs(cur, number, skus, now, book=True)
         if inputs.distributor["status"] != "active":
             # before refusing, make sure it was not reinstated a moment ago (that travels by event)
             self._distributor(cur, number, fresh=True)
-            inputs = store.quote_inputs(cur, number, skus, now)
+            inputs = store.quote_inputs(cur, number, skus, now, book=True)
         if inputs.distributor["status"] != "active":
             raise DistributorMayNotQuote(
                 f"distributor {distributor_id} is {inputs.distributor['status']}: it may not quote")
@@ -440,18 +440,18 @@ class PricingService:
         return {**product["document"], "price": _unit_price(inputs, sku, now)}
 
     def _inputs(self, cur, number: int, skus: list[str], now: datetime, *, settle_products: bool = True,
-                documents: bool = False) -> store.QuoteInputs:
+                documents: bool = False, book: bool = False) -> store.QuoteInputs:
         """Everything a price needs, in one statement (one snapshot). A read-model miss — the
         distributor, or (``settle_products``) a SKU the read model cannot answer for alone — is asked
         of its owner, and everything is read again in one statement."""
-        inputs = store.quote_inputs(cur, number, skus, now, documents=documents)
+        inputs = store.quote_inputs(cur, number, skus, now, documents=documents, book=book)
         unsettled = _unsettled(inputs, skus, documents) if settle_products else []
         if inputs.distributor is None or unsettled:
             if inputs.distributor is None and self._distributor(cur, number) is None:
                 raise NotFound(f"distributor {number} not found")
             if unsettled:
                 self._products(cur, unsettled, fresh=True)
-            inputs = store.quote_inputs(cur, number, skus, now, documents=documents)
+            inputs = store.quote_inputs(cur, number, skus, now, documents=documents, book=book)
         return inputs
 
     @staticmethod

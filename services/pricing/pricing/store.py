@@ -153,7 +153,7 @@ class QuoteInputs:
     price_version: int
     inputs_version: int | None  # moves with every change to any of the above (migration 0003)
     next_change: datetime | None  # the next scheduled price or promotion start/end for these SKUs
-    # (both None for a catalog view, which the price book does not keep)
+    # (both None unless read for the price book)
 
 
 _PRICING_INPUTS = """
@@ -190,17 +190,20 @@ _BOOK_COLUMNS = """,
             (SELECT min(CASE WHEN starts_at > $3::timestamptz THEN starts_at ELSE ends_at END)
                FROM promotions WHERE status = 'approved' AND ends_at > $3::timestamptz
                 AND (skus IS NULL OR skus && $2::text[]))) AS next_change"""
-QUOTE_INPUTS = Statement("pricing_quote_inputs", _PRICING_INPUTS.format(document="", book=_BOOK_COLUMNS), 3)
-# with each product's whole document: a distributor's catalog view in one statement (no book)
-VIEW_INPUTS = Statement("pricing_view_inputs",
-                        _PRICING_INPUTS.format(document=", 'document', p.document", book=""), 3)
+_INPUTS = {  # (with each product's whole document, with the book's columns) → its statement
+    (False, True): Statement("pricing_quote_inputs", _PRICING_INPUTS.format(document="", book=_BOOK_COLUMNS), 3),
+    (False, False): Statement("pricing_unit_inputs", _PRICING_INPUTS.format(document="", book=""), 3),
+    (True, False): Statement("pricing_view_inputs",
+                             _PRICING_INPUTS.format(document=", 'document', p.document", book=""), 3),
+}
 
 
-def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime,
-                 documents: bool = False) -> QuoteInputs:
+def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime, *, documents: bool = False,
+                 book: bool = False) -> QuoteInputs:
     """One round trip instead of six, prepared once per connection; numbers travel as text so they
-    stay Decimal. With ``documents``, each product carries the catalog's whole document."""
-    (VIEW_INPUTS if documents else QUOTE_INPUTS).execute(cur, distributor_id, skus, at)
+    stay Decimal. With ``documents``, each product carries the catalog's whole document (a catalog
+    view); with ``book``, the inputs carry what the price book keeps them by (a quote)."""
+    _INPUTS[(documents, book)].execute(cur, distributor_id, skus, at)
     row = cur.fetchone()
     prices = {e["sku"]: PriceEntry(e["id"], e["sku"], Decimal(e["list_price"]), Decimal(e["floor_price"]),
                                    e["currency"], datetime.fromisoformat(e["effective_from"]), e["set_by"],

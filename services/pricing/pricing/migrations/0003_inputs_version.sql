@@ -19,15 +19,17 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER list_prices_bump_inputs BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON list_prices
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version();
-CREATE TRIGGER tiers_bump_inputs BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON tiers
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version();
-CREATE TRIGGER promotions_bump_inputs BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON promotions
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version();
-CREATE TRIGGER price_version_bump_inputs BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON price_version
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version();
-CREATE TRIGGER products_bump_inputs BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON products
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version();
-CREATE TRIGGER distributors_bump_inputs BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON distributors
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version();
+-- the tables a quote is priced from: one trigger each, <table>_bump_inputs
+DO $$
+DECLARE
+    input_table text;
+BEGIN
+    FOREACH input_table IN ARRAY
+        ARRAY['list_prices', 'tiers', 'promotions', 'price_version', 'products', 'distributors']
+    LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION bump_inputs_version()',
+                       input_table || '_bump_inputs', input_table);
+    END LOOP;
+END
+$$;

@@ -92,7 +92,7 @@ class PriceBook:
             price = inputs.prices.get(sku)
             if product["status"] != "active" or price is None:
                 continue
-            covering = tuple(p for p in inputs.promotions if p.skus is None or sku in p.skus)
+            covering = tuple(p for p in inputs.promotions if p.covers(sku))
             _put(self._skus, sku, _Sku(product, price, covering, at, inputs.next_change), self.max_skus)
 
     def forget(self) -> None:

@@ -3,7 +3,7 @@ of its formula. No I/O; time is passed in."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -68,14 +68,23 @@ class Promotion:
     ends_at: datetime
     skus: tuple[str, ...] | None  # None: every SKU
     status: str
+    # ``skus`` as a set: a promotion may name thousands of SKUs and a quote ask about 200 of them
+    _sku_set: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sku_set", None if self.skus is None else frozenset(self.skus))
+
+    def covers(self, sku: str) -> bool:
+        return self._sku_set is None or sku in self._sku_set
 
     def applies(self, sku: str, at: datetime) -> bool:
-        return (self.status == APPROVED and self.starts_at <= at < self.ends_at
-                and (self.skus is None or sku in self.skus))
+        return self.status == APPROVED and self.starts_at <= at < self.ends_at and self.covers(sku)
 
 
 def best_promotion(promotions: Iterable[Promotion], sku: str, at: datetime) -> Promotion | None:
     """Overlaps are allowed; the largest discount wins (the older promotion on a tie)."""
+    if not promotions:
+        return None
     live = [p for p in promotions if p.applies(sku, at)]
     return max(live, key=lambda p: (p.discount_pct, -p.id), default=None)
 

@@ -73,6 +73,14 @@ def test_overlapping_promotions_the_largest_discount_wins():
     assert domain.best_promotion(promotions, "SHEET", T0 + H).id == 1
 
 
+def test_a_promotion_covers_exactly_the_skus_it_names_however_many():
+    many = tuple(f"SKU-{i}" for i in range(10_000))
+    p = promo(1, 10, skus=many)
+    assert p.covers("SKU-9999") and p.covers("SKU-0") and not p.covers("SKU-10000")
+    assert promo(2, 10).covers("ANYTHING")  # no list: every SKU
+    assert p == promo(1, 10, skus=many) and p.skus == many  # the list keeps its order
+
+
 def test_a_promotion_is_active_from_its_start_until_just_before_its_end():
     p = promo(1, 10, start=T0, end=T0 + H)
     assert not p.applies("TWL", T0 - timedelta(microseconds=1))

@@ -1,7 +1,7 @@
 """GET /v1/catalog/products/{sku} through the gateway at 1 and 20 connections, beside the bare
 gateway→RPC echo route measured in the same run.
 
-    make bench            # or: .venv/bin/python bench/catalog_read.py [--seconds 5] [--rounds 5]
+    make bench            # or: .venv/bin/python bench/catalog_read.py [--seconds 2] [--rounds 15]
 """
 from __future__ import annotations
 

@@ -161,23 +161,31 @@ ECHO = ("GET", "/v1/diagnostics/echo", None)
 def against_echo(base_url: str, headers: dict, route: tuple[str, str, bytes | None], connections: int,
                  seconds: float, rounds: int) -> tuple[dict, dict, list[float]]:
     """The echo floor and ``route`` (method, path, body), run ``rounds`` times each, alternately and
-    in alternating order (E R, R E, E R …), so that the drift of a shared machine falls on both.
-    Returns each one's median figures over the rounds and each round's throughput ratio."""
+    in alternating order (E R, R E, E R …), so that the drift of a shared machine falls on both; each
+    run starts with half a second unmeasured (its connections open). Returns each one's median
+    figures over the rounds and each round's throughput ratio."""
     runs: dict[tuple, list[dict]] = {ECHO: [], route: []}
     for i in range(rounds):
         for method, path, body in (ECHO, route) if i % 2 == 0 else (route, ECHO):
             runs[(method, path, body)].append(load(base_url, method, path, headers, body, connections,
-                                                   seconds))
+                                                   seconds, warmup=0.5))
     echo, measured = runs[ECHO], runs[route]
     return _median(echo), _median(measured), [m["rps"] / e["rps"] for e, m in zip(echo, measured,
                                                                                     strict=True)]
 
 
+def mean_interval(values: list[float]) -> tuple[float, float]:
+    """The mean and the half-width of its ~95 % confidence interval (normal approximation)."""
+    if len(values) < 2:
+        return (values[0] if values else float("nan")), float("nan")
+    return statistics.mean(values), 1.96 * statistics.stdev(values) / len(values) ** 0.5
+
+
 def echo_floor_arguments(description: str) -> argparse.Namespace:
     """``--seconds`` (one run of one route) and ``--rounds`` (echo/route pairs per connection count)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--seconds", type=float, default=5.0, help="one run of one route")
-    parser.add_argument("--rounds", type=int, default=5, help="echo/route pairs per connection count")
+    parser.add_argument("--seconds", type=float, default=2.0, help="one run of one route")
+    parser.add_argument("--rounds", type=int, default=15, help="echo/route pairs per connection count")
     return parser.parse_args()
 
 
@@ -214,10 +222,13 @@ def print_against_echo(rows: list[tuple[int, dict, dict, list[float]]], route: s
         for name, r in (("echo (gateway→RPC floor)", echo), (route, measured)):
             print(f"{name:<34}{connections:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['rps']:>9.0f}"
                   f"{r['errors']:>8}")
+        mean, half = mean_interval(rounds)
         print(f"{'ratio ' + short + '/echo':<34}{connections:>6}{measured['p50_ms'] / echo['p50_ms']:>9.2f}"
               f"{measured['p99_ms'] / echo['p99_ms']:>9.2f}{measured['rps'] / echo['rps']:>9.2f}"
-              f"   rounds: {' '.join(f'{r:.2f}' for r in rounds)}")
-    print("medians over the rounds; a round runs the echo and the route back to back")
+              f"   each round's req/s ratio: mean {mean:.2f} ± {half:.2f}")
+        print(f"{'':<40}rounds: {' '.join(f'{r:.2f}' for r in rounds)}")
+    print("medians over the rounds; a round runs the echo and the route back to back;")
+    print("± is the half-width of the round ratios' ~95 % confidence interval")
     print(target)
     print()
     connections, echo, measured, _ = rows[-1]

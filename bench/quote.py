@@ -1,7 +1,7 @@
 """POST /v1/quotes with 5 lines through the gateway at 1 and 20 connections, beside the bare
 gateway→RPC echo floor measured in the same run.
 
-    .venv/bin/python bench/quote.py [--seconds 5] [--rounds 5]
+    .venv/bin/python bench/quote.py [--seconds 2] [--rounds 15]
 """
 from __future__ import annotations
 

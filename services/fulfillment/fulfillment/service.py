@@ -326,7 +326,10 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def get_order(self, channel: str | None, order_id) -> dict:
-        """A channel sees its own orders; ``channel=None`` is the sales team's view with the explanation."""
+        """A channel sees its own orders; ``channel=None`` is the sales team's view with the explanation.
+        The order and its assignments are read from one snapshot: a re-route committing between the
+        two reads would otherwise show the new shipments beside the old explanation."""
+        self.db.repeatable_read()
         cur = self.db.cursor()
         return self._view(cur, self._order(cur, order_id, channel), admin=channel is None)
 
@@ -335,6 +338,7 @@ class FulfillmentService:
         params = load(OrderQuerySchema, query)
         after = decode_cursor(params.pop("cursor"))
         limit = params.pop("limit")
+        self.db.repeatable_read()  # the page and its assignments from one snapshot (see get_order)
         cur = self.db.cursor()
         rows = store.list_orders(cur, params, after, limit)
         result = page(rows, limit, key=lambda r: r["id"])

@@ -83,8 +83,6 @@ class Promotion:
 
 def best_promotion(promotions: Iterable[Promotion], sku: str, at: datetime) -> Promotion | None:
     """Overlaps are allowed; the largest discount wins (the older promotion on a tie)."""
-    if not promotions:
-        return None
     live = [p for p in promotions if p.applies(sku, at)]
     return max(live, key=lambda p: (p.discount_pct, -p.id), default=None)
 

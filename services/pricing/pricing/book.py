@@ -5,7 +5,7 @@ the promotions live for those SKUs. Reading them costs a statement per quote; th
 instead, in pieces (one per distributor, one per SKU), all read at one value of ``inputs_version``,
 the counter every change to those tables moves in its own transaction (migration 0003). A quote
 priced from the book is stored by an INSERT that happens only if the counter still has that value in
-the INSERT's snapshot (``store.insert_quote_if_current``) — so nothing the quote read has changed
+the INSERT's snapshot (``store.insert_quotes``) — so nothing the quote read has changed
 since, and the quote reflects every change acknowledged before it was stored, on any replica.
 Otherwise the book is dropped and the quote is priced again from a fresh read.
 

@@ -48,6 +48,7 @@ from pricing.schemas import (
     dump_quote,
     load_quote_request,
 )
+from pricing.writer import Quotes
 
 # what the services pricing calls raise comes back as their own exceptions, not RemoteError
 make_deserializable(common.errors, catalog.errors, distributors.errors)
@@ -124,6 +125,7 @@ class PricingService:
     config = Settings()
     outbox = OutboxRelay()
     book = Book()
+    quotes = Quotes()
     catalog = RpcProxy("catalog")
     distributors = RpcProxy("distributors")
 
@@ -385,18 +387,18 @@ class PricingService:
         lines = [(line["sku"], line["qty"]) for line in request["lines"]]
         skus = [sku for sku, _ in lines]
         validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
-        # each read is one statement (one snapshot) and the quote one insert: no BEGIN/COMMIT
-        self.db.standalone()
-        cur = self.db.cursor()
         now = _now()
         inputs = self.book.inputs(number, skus, now)
         if inputs is not None and not _refusals(inputs, skus):
             body = _quote_body(inputs, lines, now, validity)
-            quote_id = store.insert_quote_if_current(cur, number, body, now, inputs.inputs_version)
+            quote_id = self.quotes.store(number, body, now, inputs.inputs_version)
             if quote_id is not None:
                 body["id"] = quote_id
                 return body
             self.book.forget()  # something it held has changed: read everything again
+        # each read is one statement (one snapshot): no BEGIN/COMMIT
+        self.db.standalone()
+        cur = self.db.cursor()
         inputs = self._inputs(cur, number, skus, now, book=True)
         if inputs.distributor["status"] != "active":
             # before refusing, make sure it was not reinstated a moment ago (that travels by event)
@@ -409,7 +411,7 @@ class PricingService:
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
         body = _quote_body(inputs, lines, now, validity)
-        body["id"] = store.insert_quote(cur, number, body, now)
+        body["id"] = self.quotes.store(number, body, now)
         self.book.learn(number, inputs, now)
         return body
 

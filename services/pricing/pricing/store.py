@@ -221,29 +221,27 @@ def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime, *, doc
 # ---- quotes and observations --------------------------------------------------------------------
 
 
-INSERT_QUOTE = Statement("pricing_insert_quote", "INSERT INTO quotes (distributor_id, body, created_at) "
-                                                  "VALUES ($1, $2, $3) RETURNING id", 3)
+# Several quotes in one statement (pricing/writer.py gathers them). Each gets its id from the
+# sequence beside its position, so ids come back in the order the quotes were given; with an
+# ``inputs_version`` they are stored only if that is still the current version in this statement's
+# snapshot (nothing they were priced from has changed since), else none is and no id comes back.
+INSERT_QUOTES = Statement(
+    "pricing_insert_quotes",
+    "WITH q AS MATERIALIZED ("
+    " SELECT nextval('quotes_id_seq') AS id, d, b, c, n"
+    " FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(d, b, c, n)"
+    " WHERE $4::bigint IS NULL OR EXISTS (SELECT FROM inputs_version WHERE version = $4::bigint)),"
+    " stored AS (INSERT INTO quotes (id, distributor_id, body, created_at)"
+    " SELECT id, d, b::jsonb, c FROM q)"
+    " SELECT id FROM q ORDER BY n", 4)
 
 
-def insert_quote(cur, distributor_id: int, body: dict[str, Any], now: datetime) -> int:
-    INSERT_QUOTE.execute(cur, distributor_id, psycopg2.extras.Json(body), now)
-    return cur.fetchone()["id"]
-
-
-INSERT_QUOTE_IF_CURRENT = Statement(
-    "pricing_insert_quote_if_current",
-    "INSERT INTO quotes (distributor_id, body, created_at) "
-    "SELECT $1, $2, $3 FROM inputs_version WHERE version = $4 RETURNING id", 4)
-
-
-def insert_quote_if_current(cur, distributor_id: int, body: dict[str, Any], now: datetime,
-                            inputs_version: int) -> int | None:
-    """Store a quote priced from inputs read at ``inputs_version``, only if that is still the
-    current version in this statement's snapshot (nothing a quote reads has changed since); the
-    new id, or None when something has."""
-    INSERT_QUOTE_IF_CURRENT.execute(cur, distributor_id, psycopg2.extras.Json(body), now, inputs_version)
-    row = cur.fetchone()
-    return None if row is None else row["id"]
+def insert_quotes(cur, quotes: list[tuple[int, str, datetime]], inputs_version: int | None) -> list[int]:
+    """Store ``(distributor_id, body as JSON text, created_at)`` quotes; their ids in the same
+    order, or none at all when ``inputs_version`` is given and no longer current."""
+    INSERT_QUOTES.execute(cur, [q[0] for q in quotes], [q[1] for q in quotes], [q[2] for q in quotes],
+                          inputs_version)
+    return [row["id"] for row in cur.fetchall()]
 
 
 OBSERVATION_COLUMNS = ("o.id, o.channel, o.seller, o.distributor_id, o.sku, o.observed_price, "

@@ -241,7 +241,8 @@ class QuoteSchema(Schema):
 
 
 def _money(value: Decimal) -> str:
-    return format(value.quantize(CENT), "f")
+    # str() of a Decimal with exponent -2 never uses an exponent: the same text as format "f", faster
+    return str(value.quantize(CENT))
 
 
 def dump_quote(quote: Quote, *, distributor_id: int, tier: str, price_version: int,

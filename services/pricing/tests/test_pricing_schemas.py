@@ -39,7 +39,7 @@ def quotes(draw):
 def test_dump_quote_equals_the_quote_contract(quote_and_now, version):
     quote, now = quote_and_now
     extra = {"distributor_id": 7, "tier": "gold", "price_version": version, "created_at": now}
-    assert dump_quote(quote, **extra) == QuoteSchema().dump({**quote.__dict__, **extra})
+    assert dump_quote(quote, **extra) == QuoteSchema().dump({**quote._asdict(), **extra})
 
 
 def _outcome(load_fn, payload):

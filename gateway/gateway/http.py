@@ -5,7 +5,6 @@ declaration drives the nameko entrypoint, authorisation, OpenAPI and the route Ã
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import orjson
 import structlog
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
@@ -129,7 +129,9 @@ class ApiRoute(HttpRequestHandler):
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
         return Response(status=204, headers=headers)
-    return Response(json.dumps(payload, separators=(",", ":")), status=status,
+    # orjson: compact like json.dumps with these separators, a quarter of the time (README,
+    # Dependencies); numeric keys become strings, as json.dumps makes them
+    return Response(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), status=status,
                     mimetype="application/json", headers=headers)
 
 

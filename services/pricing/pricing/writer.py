@@ -15,11 +15,11 @@ connection is replaced before the next one.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
+import orjson
 import psycopg2
 import psycopg2.extras
 from eventlet.event import Event
@@ -52,7 +52,7 @@ class QuoteWriter:
         """The new quote's id once its row is committed; None when ``inputs_version`` is given and
         something the quote was priced from has changed since (nothing is stored then)."""
         done = Event()
-        self._waiting.put(_Waiting(distributor_id, json.dumps(body, separators=(",", ":")), created_at,
+        self._waiting.put(_Waiting(distributor_id, orjson.dumps(body).decode(), created_at,
                                    inputs_version, done))
         return done.wait()
 

@@ -108,3 +108,18 @@ def test_a_failed_statement_fails_every_quote_it_carried_and_the_next_one_reconn
     assert again[0].done.wait() in stored(pricing_db)
     assert sorted(q["n"] for q in stored(pricing_db).values()) == [0, 3]
     writer.close()
+
+
+def test_one_quote_at_a_time_is_stored_at_once_and_a_stale_one_is_not(pricing_db):
+    writer = CountingWriter(pricing_db)
+    thread = eventlet.spawn(writer.run)
+    try:
+        version = inputs_version(pricing_db)
+        first = writer.store(5, {"n": 1}, datetime.now(UTC), version)
+        assert stored(pricing_db) == {first: {"distributor_id": 5, "n": 1}}
+        bump_inputs_version(pricing_db)  # something the next quote was priced from changes meanwhile
+        assert writer.store(5, {"n": 2}, datetime.now(UTC), version) is None
+    finally:
+        thread.kill()
+        writer.close()
+    assert list(stored(pricing_db)) == [first] and writer.statements == 2

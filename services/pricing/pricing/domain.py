@@ -183,7 +183,7 @@ def wholesale_unit_price(list_price: Decimal, floor_price: Decimal, tier_pct: De
 # ---- quotes -------------------------------------------------------------------------------------
 
 
-class QuoteLine(NamedTuple):  # immutable like the dataclasses here, and built 4× faster (hot path)
+class QuoteLine(NamedTuple):  # immutable like the dataclasses here, and built 3× faster (hot path)
     sku: str
     qty: int
     list_price: Decimal

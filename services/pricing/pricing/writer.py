@@ -110,7 +110,9 @@ class Quotes(DependencyProvider):
         self.thread = self.container.spawn_managed_thread(self.writer.run, identifier="quote_writer")
 
     def stop(self) -> None:  # after the container's workers have finished: nobody is waiting
-        self.thread.kill()
+        thread, self.thread = getattr(self, "thread", None), None
+        if thread is not None:
+            thread.kill()
         self.writer.close()
 
     def kill(self) -> None:

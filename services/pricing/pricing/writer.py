@@ -105,14 +105,15 @@ class Quotes(DependencyProvider):
     def setup(self) -> None:
         url = database_url("pricing", self.container.config)
         self.writer = QuoteWriter(lambda: connect(url))
+        self.thread = None
 
     def start(self) -> None:
         self.thread = self.container.spawn_managed_thread(self.writer.run, identifier="quote_writer")
 
     def stop(self) -> None:  # after the container's workers have finished: nobody is waiting
-        thread, self.thread = getattr(self, "thread", None), None
-        if thread is not None:
-            thread.kill()
+        if self.thread is not None:
+            self.thread.kill()
+            self.thread = None
         self.writer.close()
 
     def kill(self) -> None:

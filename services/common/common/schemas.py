@@ -1,6 +1,9 @@
 """marshmallow building blocks every service's contracts share."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from common.errors import invalid_from_marshmallow
@@ -75,3 +78,80 @@ def text(max_length: int, **kwargs) -> fields.String:
     """A required-length, trimmed-nonempty string."""
     return fields.String(validate=[validate.Length(min=1, max=max_length),
                                    validate.Regexp(r"\S", error="must not be blank")], **kwargs)
+
+
+# ---- hardening: what the database and the JSON encoder can hold (SPEC, Hardening rules) ----------
+
+MAX_MONEY = Decimal("9999999999.99")
+MAX_ID = 2**53 - 1  # JSON integers beyond ±2^53 lose precision in most clients
+MIN_OFFSET = timedelta(hours=-12)
+MAX_OFFSET = timedelta(hours=14)
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+class Id(fields.Integer):
+    """An id: a JSON integer or its decimal string (``7`` or ``"7"``); dumped as an integer."""
+
+    default_error_messages = {"invalid": "Not a valid id (a positive integer)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            if not value.isascii() or not value.isdigit() or len(value) > 16:
+                raise self.make_error("invalid")
+            value = int(value)
+        if not isinstance(value, int) or not 1 <= value <= MAX_ID:
+            raise self.make_error("invalid")
+        return value
+
+
+def check_offset(value: datetime) -> None:
+    """A UTC offset outside −12:00…+14:00 names no real place; a year outside 1900–9000 no real
+    business day (and would overflow the database's and Python's time types)."""
+    offset = value.utcoffset()
+    if offset is not None and not MIN_OFFSET <= offset <= MAX_OFFSET:
+        raise ValidationError("UTC offset must be between -12:00 and +14:00")
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationError("must be between 1900 and 9000")
+
+
+class AwareTimestamp(fields.AwareDateTime):
+    """ISO 8601 with a UTC offset inside −12:00…+14:00; a naive time is ambiguous and refused."""
+
+    def __init__(self, **kwargs):
+        validators = kwargs.pop("validate", None) or []
+        validators = list(validators) if isinstance(validators, (list, tuple)) else [validators]
+        super().__init__(format="iso", validate=[check_offset, *validators], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except OverflowError:
+            raise self.make_error("invalid") from None
+
+
+class PhoneNumber(fields.String):
+    """A Chinese mobile or landline number as people write it (``138 0013 8000``,
+    ``+86 21 6288 1234``, ``(021) 62881234``); loaded as E.164 (``+8613800138000``)."""
+
+    default_error_messages = {
+        "invalid": "a Chinese mobile (13800138000) or landline (021-6288 1234) number"}
+    KINDS = ("MOBILE", "FIXED_LINE", "FIXED_LINE_OR_MOBILE")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        import phonenumbers  # loaded on first use: its metadata is large
+
+        text_value = super()._deserialize(value, attr, data, **kwargs)
+        if len(text_value) > 32:
+            raise self.make_error("invalid")
+        try:
+            number = phonenumbers.parse(text_value, "CN")
+        except phonenumbers.NumberParseException:
+            raise self.make_error("invalid") from None
+        kind = phonenumbers.PhoneNumberType.to_string(phonenumbers.number_type(number))
+        if number.country_code != 86 or not phonenumbers.is_valid_number(number) \
+                or kind not in self.KINDS:
+            raise self.make_error("invalid")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

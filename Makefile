@@ -28,10 +28,11 @@ run: venv
 
 # Tests use the local PostgreSQL and RabbitMQ unless told otherwise; set TEST_PG_URL= and
 # TEST_AMQP_URI= (empty) to have testcontainers start them in Docker instead.
+# deploy/test-prerequisites checks that they answer and switches on RabbitMQ's management API if needed.
 test: venv
-	TEST_PG_URL=$${TEST_PG_URL-postgresql://postgres@127.0.0.1:5432} \
-	TEST_AMQP_URI=$${TEST_AMQP_URI-pyamqp://guest:guest@127.0.0.1:5672} \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	export TEST_PG_URL=$${TEST_PG_URL-postgresql://postgres@127.0.0.1:5432} \
+	  TEST_AMQP_URI=$${TEST_AMQP_URI-pyamqp://guest:guest@127.0.0.1:5672}; \
+	deploy/test-prerequisites && $(PY) -m pytest $(PYTEST_ARGS)
 
 api-key: venv
 	@test -n "$(ROLE)" || { echo "usage: make api-key ROLE=manager|sales|channel|distributor [CHANNEL=..] [DISTRIBUTOR=..]" >&2; exit 2; }

@@ -1,7 +1,7 @@
 """marshmallow building blocks every service's contracts share."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -74,10 +74,23 @@ class StrictInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+def storable(value: str) -> None:
+    """PostgreSQL text holds neither a NUL character nor a lone UTF-16 surrogate (JSON's
+    ``"\\ud800"`` escape makes one); either would fail the write, not the request."""
+    if "\x00" in value:
+        raise ValidationError("must not contain a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("must be valid Unicode (a lone surrogate is not)") from None
+
+
 def text(max_length: int, **kwargs) -> fields.String:
-    """A required-length, trimmed-nonempty string."""
+    """A required-length, trimmed-nonempty string the database can store."""
     return fields.String(validate=[validate.Length(min=1, max=max_length),
-                                   validate.Regexp(r"\S", error="must not be blank")], **kwargs)
+                                   validate.Regexp(r"\S", error="must not be blank"), storable],
+                         **kwargs)
 
 
 # ---- hardening: what the database and the JSON encoder can hold (SPEC, Hardening rules) ----------
@@ -86,8 +99,8 @@ MAX_MONEY = Decimal("9999999999.99")
 MAX_ID = 2**53 - 1  # JSON integers beyond ±2^53 lose precision in most clients
 MIN_OFFSET = timedelta(hours=-12)
 MAX_OFFSET = timedelta(hours=14)
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Id(fields.Integer):
@@ -151,7 +164,8 @@ class PhoneNumber(fields.String):
         except phonenumbers.NumberParseException:
             raise self.make_error("invalid") from None
         kind = phonenumbers.PhoneNumberType.to_string(phonenumbers.number_type(number))
+        # E.164 has no room for an extension ("021-6288 1234 ext 5"): refused, not silently dropped
         if number.country_code != 86 or not phonenumbers.is_valid_number(number) \
-                or kind not in self.KINDS:
+                or kind not in self.KINDS or number.extension:
             raise self.make_error("invalid")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

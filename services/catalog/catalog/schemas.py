@@ -1,12 +1,17 @@
 """The catalog's contracts: RPC payloads, HTTP bodies (the gateway documents them in OpenAPI), events."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+import math
 
-from common.schemas import PageQuerySchema, StrictBoolean, page_of
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from common.schemas import MAX_ID, PageQuerySchema, StrictBoolean, page_of, storable, text
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 MAX_IMPORT = 10_000
+MAX_NAME, MAX_CATEGORY, MAX_SUBSTITUTES = 200, 100, 50
+MAX_ATTRIBUTES, MAX_ATTRIBUTE_KEY, MAX_ATTRIBUTE_TEXT = 50, 64, 500
+MAX_ATTRIBUTE_INTEGER = MAX_ID  # ±(2^53 − 1), the gateway's bound: what every JSON client holds
 
 
 def sku_field(**kwargs) -> fields.String:
@@ -14,26 +19,76 @@ def sku_field(**kwargs) -> fields.String:
         SKU_PATTERN, error="1-64 characters of A-Z a-z 0-9 - _ ."), **kwargs)
 
 
+def _attribute_problem(key, value) -> str | None:
+    """Why one attribute cannot be kept, or None."""
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_ATTRIBUTE_KEY or not key.strip():
+        return f"a key is 1-{MAX_ATTRIBUTE_KEY} characters, not only spaces"
+    try:
+        storable(key)
+        if isinstance(value, str):
+            storable(value)
+    except ValidationError as err:
+        return f"{key!r}: {err.messages[0]}"
+    if isinstance(value, str):
+        if len(value) > MAX_ATTRIBUTE_TEXT:
+            return f"{key!r}: a text value is at most {MAX_ATTRIBUTE_TEXT} characters"
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        if not -MAX_ATTRIBUTE_INTEGER <= value <= MAX_ATTRIBUTE_INTEGER:
+            return f"{key!r}: an integer is at most ±(2^53 - 1)"
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return f"{key!r}: a number must be finite"
+    else:
+        return f"{key!r}: a value is a string, a number or a boolean (no objects, lists or null)"
+    return None
+
+
+class Attributes(fields.Dict):
+    """A product's free attributes (SPEC, Hardening rules): at most 50 keys of 1–64 characters, each
+    holding a scalar — text of at most 500 characters, a finite number (integers within ±(2^53 − 1))
+    or a boolean. Nothing nested: what is stored must come back out through every JSON encoder,
+    and one product that could not broke every list of products. Errors name the field itself
+    (``attributes``, ``products[3].attributes``); the message names the key."""
+
+    default_error_messages = {"invalid": "Not a valid object of attributes."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        if len(value) > MAX_ATTRIBUTES:
+            raise ValidationError(f"at most {MAX_ATTRIBUTES} attributes (got {len(value)})")
+        problems = [p for key, item in value.items() if (p := _attribute_problem(key, item))]
+        if problems:
+            raise ValidationError(problems[:5])
+        return dict(value)
+
+
+def _substitutes(**kwargs) -> fields.List:
+    return fields.List(sku_field(), validate=validate.Length(max=MAX_SUBSTITUTES), **kwargs)
+
+
 class ProductCreateSchema(Schema):
     sku = sku_field(required=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    category = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = text(MAX_NAME, required=True)
+    category = text(MAX_CATEGORY, required=True)
     lifecycle = fields.String(required=True, validate=validate.OneOf(["new", "classic"]))
     hero = StrictBoolean()
-    attributes = fields.Dict(keys=fields.String(validate=validate.Length(max=100)))
-    substitutes = fields.List(sku_field(), validate=validate.Length(max=50))
+    attributes = Attributes()
+    substitutes = _substitutes()
     status = fields.String(validate=validate.OneOf(["draft", "active"]))
 
 
 class ProductPatchSchema(Schema):
     """Every field optional; ``sku`` cannot change and ``discontinued`` has its own route."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    category = fields.String(validate=validate.Length(min=1, max=100))
+    name = text(MAX_NAME)
+    category = text(MAX_CATEGORY)
     lifecycle = fields.String(validate=validate.OneOf(["new", "classic"]))
     hero = StrictBoolean()
-    attributes = fields.Dict(keys=fields.String(validate=validate.Length(max=100)))
-    substitutes = fields.List(sku_field(), validate=validate.Length(max=50))
+    attributes = Attributes()
+    substitutes = _substitutes()
     status = fields.String(validate=validate.OneOf(["draft", "active"]))
 
 
@@ -73,8 +128,8 @@ class ProductQuerySchema(PageQuerySchema):
 
     status = fields.String(validate=validate.OneOf(["draft", "active", "discontinued"]))
     lifecycle = fields.String(validate=validate.OneOf(["new", "classic"]))
-    category = fields.String(validate=validate.Length(min=1, max=100))
-    q = fields.String(validate=validate.Length(min=1, max=100))
+    category = text(MAX_CATEGORY)
+    q = text(100)
 
 
 class AssortmentSchema(Schema):

@@ -138,3 +138,20 @@ def test_the_distributor_view_shows_active_products_only(catalog):
     assert catalog.get_catalog_product("LIVE")["sku"] == "LIVE"
     with pytest.raises(ProductNotFound):
         catalog.get_catalog_product("DRAFT")
+
+
+@pytest.mark.parametrize("attributes", [{"gsm": 2**70}, {"size": {"w": {"h": 1}}}, {"note": "\x00"}])
+def test_attributes_no_encoder_can_hold_are_refused_and_nothing_is_stored(catalog, config, attributes):
+    with pytest.raises(InvalidInput) as caught:
+        catalog.create_product({**TOWEL, "attributes": attributes}, "sales:1")
+    assert [e["field"] for e in caught.value.errors] == ["attributes"]
+    with pytest.raises(InvalidInput) as caught:
+        catalog.import_products({"products": [{**TOWEL, "sku": "OK"},
+                                               {**TOWEL, "attributes": attributes}]}, "sales:1")
+    assert [e["field"] for e in caught.value.errors] == ["products[1].attributes"]
+    widest = {**TOWEL, "sku": "WIDE", "attributes": {f"k{i}": "x" * 500 for i in range(50)}}
+    catalog.create_product(widest, "sales:1")
+    assert [p["sku"] for p in catalog.list_products({})["items"]] == ["WIDE"]
+    with transaction(config["DATABASE_URL"]) as cur:
+        cur.execute("SELECT count(*) AS n FROM outbox")
+        assert cur.fetchone()["n"] == 1

@@ -3,27 +3,60 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from common.schemas import PageQuerySchema, StrictInteger, load, page_of, text
+from common.schemas import (
+    MAX_MONEY,
+    AwareTimestamp,
+    Id,
+    PageQuerySchema,
+    StrictInteger,
+    load,
+    page_of,
+    storable,
+    text,
+)
 from pricing.domain import Quote, pct_text
 
 SKU = r"^[A-Za-z0-9._-]{1,64}$"
 CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+PCT_PLACES = 4  # percentages are numeric(7, 4) in the database: a fifth place would be rounded away
+MAX_GREEN_HOURS = Decimal(24 * 366)
 
 
-def two_places(value: Decimal) -> None:
-    if value != value.quantize(CENT):
-        raise ValidationError("at most 2 decimal places")
+def at_most_places(places: int, what: str = ""):
+    """A validator: no more than ``places`` decimal places (trailing zeros are fine: "12.50")."""
+    step = Decimal(1).scaleb(-places)
+
+    def check(value: Decimal) -> None:
+        try:
+            exact = value == value.quantize(step)
+        except InvalidOperation:  # too many digits to hold at all: the range check names it
+            exact = False
+        if not exact:
+            raise ValidationError(f"at most {places} decimal places{what}")
+
+    return check
+
+
+two_places = at_most_places(2)
+MONEY_RANGE = validate.Range(min=Decimal(0), max=MAX_MONEY,
+                             error=f"must be between 0 and {MAX_MONEY}")
 
 
 class MoneyField(fields.Decimal):
-    """In: a decimal string or a JSON number with at most 2 places. Out: "199.00"."""
+    """In: a decimal string or a JSON number with at most 2 places, from 0 to ``MAX_MONEY``
+    (``positive``: above 0). Out: "199.00"."""
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("validate", [two_places])
+    def __init__(self, positive: bool = False, **kwargs):
+        if positive:
+            kwargs.setdefault("validate", [two_places, validate.Range(
+                min=Decimal(0), max=MAX_MONEY, min_inclusive=False,
+                error=f"must be above 0 and at most {MAX_MONEY}")])
+        kwargs.setdefault("validate", [two_places, MONEY_RANGE])
         super().__init__(places=None, as_string=True, allow_nan=False, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -36,10 +69,11 @@ class MoneyField(fields.Decimal):
 
 
 class PercentField(fields.Decimal):
-    """In: a decimal string or number on a 0–100 scale. Out: "12.5"."""
+    """In: a decimal string or number on a 0–100 scale with at most 4 places. Out: "12.5"."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("validate", validate.Range(min=Decimal(0), max=Decimal(100)))
+        kwargs.setdefault("validate", [at_most_places(PCT_PLACES),
+                                       validate.Range(min=Decimal(0), max=HUNDRED)])
         super().__init__(allow_nan=False, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -51,11 +85,29 @@ class PercentField(fields.Decimal):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class AwareDateTime(fields.AwareDateTime):
-    """ISO 8601 with a UTC offset; a naive time is ambiguous and refused."""
+def sku_field(**kwargs) -> fields.String:
+    return fields.String(validate=validate.Regexp(SKU, error="not a valid SKU"), **kwargs)
 
-    def __init__(self, **kwargs):
-        super().__init__(format="iso", **kwargs)
+
+BRAND_SELLER = re.compile(r"^brand:[a-z0-9_]{1,32}$")
+
+
+class Seller(fields.Field):
+    """Who advertised a price: a distributor id (``42`` or ``"42"``) or a brand store
+    (``"brand:tmall"``). Loaded as the text the observations keep: ``"42"``, ``"brand:tmall"``."""
+
+    default_error_messages = {"invalid": "a distributor id or brand:<channel>"}
+    _ID = Id()
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        if isinstance(value, str) and value.startswith("brand:"):
+            if BRAND_SELLER.match(value) is None:
+                raise self.make_error("invalid")
+            return value
+        try:
+            return str(self._ID.deserialize(value))
+        except ValidationError:
+            raise self.make_error("invalid") from None
 
 
 # ---- list prices --------------------------------------------------------------------------------
@@ -66,7 +118,7 @@ class PriceSetSchema(Schema):
     floor_price = MoneyField(required=True)
     currency = fields.String(load_default="CNY", validate=validate.Regexp(
         r"^[A-Z]{3}$", error="an ISO 4217 code such as CNY"))
-    effective_from = AwareDateTime()
+    effective_from = AwareTimestamp()
 
 
 class PriceEntrySchema(Schema):
@@ -90,7 +142,7 @@ class RetailQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    at = AwareDateTime()
+    at = AwareTimestamp()
 
 
 class PromotionRefSchema(Schema):
@@ -114,10 +166,9 @@ class RetailPriceSchema(Schema):
 class PromotionCreateSchema(Schema):
     name = text(200, required=True)
     discount_pct = PercentField(required=True)
-    starts_at = AwareDateTime(required=True)
-    ends_at = AwareDateTime(required=True)
-    skus = fields.List(fields.String(validate=validate.Regexp(SKU, error="not a valid SKU")),
-                       validate=validate.Length(min=1, max=10_000))
+    starts_at = AwareTimestamp(required=True)
+    ends_at = AwareTimestamp(required=True)
+    skus = fields.List(sku_field(), validate=validate.Length(min=1, max=10_000))
 
 
 class PromotionSchema(Schema):
@@ -152,8 +203,8 @@ class PromotionRejectSchema(Schema):
 
 class GreenChannelSchema(Schema):
     max_discount_pct = PercentField(required=True)
-    max_duration_hours = PercentField(required=True, validate=validate.Range(
-        min=Decimal(0), max=Decimal(24 * 366), min_inclusive=False))
+    max_duration_hours = PercentField(required=True, validate=[two_places, validate.Range(
+        min=Decimal(0), max=MAX_GREEN_HOURS, min_inclusive=False)])
 
 
 # ---- tiers --------------------------------------------------------------------------------------
@@ -183,7 +234,7 @@ TierPageSchema = page_of(TierSchema, "TierPageSchema")
 
 
 class QuoteLineRequestSchema(Schema):
-    sku = fields.String(required=True, validate=validate.Regexp(SKU, error="not a valid SKU"))
+    sku = sku_field(required=True)
     qty = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000))
 
 
@@ -282,13 +333,11 @@ class UnitPriceSchema(Schema):
 class ObservationSchema(Schema):
     channel = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z0-9_]{1,32}$", error="1-32 of a-z 0-9 _ (e.g. tmall)"))
-    seller = fields.String(required=True, validate=validate.Regexp(
-        r"^([1-9][0-9]{0,17}|brand:[a-z0-9_]{1,32})$", error="a distributor id or brand:<channel>"))
-    sku = fields.String(required=True, validate=validate.Regexp(SKU, error="not a valid SKU"))
-    observed_price = MoneyField(required=True, validate=[two_places, validate.Range(
-        min=Decimal(0), min_inclusive=False)])
-    observed_at = AwareDateTime(required=True)
-    source_url = fields.Url(required=True, validate=validate.Length(max=2000))
+    seller = Seller(required=True)
+    sku = sku_field(required=True)
+    observed_price = MoneyField(required=True, positive=True)
+    observed_at = AwareTimestamp(required=True)
+    source_url = fields.Url(required=True, validate=[validate.Length(max=2000), storable])
 
 
 class ObservationResultSchema(Schema):
@@ -314,8 +363,8 @@ class ViolationQuerySchema(PageQuerySchema):
     class Meta:
         unknown = EXCLUDE
 
-    distributor_id = fields.Integer(validate=validate.Range(min=1))
-    seller = fields.String(validate=validate.Length(min=1, max=64))
-    sku = fields.String(validate=validate.Length(min=1, max=64))
-    since = AwareDateTime()
-    until = AwareDateTime()
+    distributor_id = Id()
+    seller = Seller()
+    sku = sku_field()
+    since = AwareTimestamp()
+    until = AwareTimestamp()

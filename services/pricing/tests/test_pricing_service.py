@@ -250,13 +250,17 @@ def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
     rpc.pricing.set_price("F", {"list_price": "100.00", "floor_price": "50.00"}, "m")
     did = gold_distributor(rpc)
     base = datetime.now(UTC)
-    for i in range(3):
+    # the seller as an integer, its decimal string, or that string with leading zeros: one seller
+    for i, seller in enumerate([did, str(did), f"00{did}"]):
         result = rpc.pricing.record_observation({
-            "channel": "douyin", "seller": str(did), "sku": "F", "observed_price": "80.00",
+            "channel": "douyin", "seller": seller, "sku": "F", "observed_price": "80.00",
             "observed_at": (base + timedelta(seconds=i)).isoformat(),
             "source_url": "https://www.douyin.com/x"}, "sales:1")
-        assert result["result"] == "violation"
+        assert (result["result"], result["seller"], result["distributor_id"]) == (
+            "violation", str(did), did)
     assert result["flagged_for_review"] is True
+    for query in ({"seller": str(did)}, {"seller": f"0{did}"}, {"distributor_id": str(did)}):
+        assert len(rpc.pricing.list_violations(query)["items"]) == 3
     deadline = time.monotonic() + 5
     while not rpc.distributors.get_distributor(did)["flagged_for_review"]:
         assert time.monotonic() < deadline

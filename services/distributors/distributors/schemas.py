@@ -3,18 +3,25 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from common.schemas import PageQuerySchema, StrictBoolean, StrictFloat, page_of, text
+from common.schemas import (
+    PageQuerySchema,
+    PhoneNumber,
+    StrictBoolean,
+    StrictFloat,
+    page_of,
+    storable,
+    text,
+)
 from distributors.domain import TIERS
 
 CHANNELS = ("offline_store", "tmall", "jd", "douyin", "own_site", "pinduoduo", "wechat", "other")
-PHONE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+MAX_LOCATIONS = 100
 
 
 class ContactSchema(Schema):
     name = text(100, required=True)
-    phone = fields.String(required=True, validate=validate.Regexp(
-        PHONE, error="a Chinese mobile (13812345678) or landline (021-12345678) number"))
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = PhoneNumber(required=True)  # stored and shown in E.164: +8613800138000
+    email = fields.Email(required=True, validate=[validate.Length(max=254), storable])
 
 
 def latitude(**kw):
@@ -39,13 +46,13 @@ class ApplicationLocationSchema(Schema):
 
 class ApplicationSchema(Schema):
     company_name = text(200, required=True)
-    credit_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    credit_code = text(64, required=True)
     contact = fields.Nested(ContactSchema, required=True)
     address = text(300, required=True)
     province = text(50, required=True)
     city = text(50, required=True)
     locations = fields.List(fields.Nested(ApplicationLocationSchema), required=True,
-                            validate=validate.Length(min=1, max=100))
+                            validate=validate.Length(min=1, max=MAX_LOCATIONS))
     requested_tier = fields.String(required=True, validate=validate.OneOf(TIERS))
     channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
                            validate=validate.Length(min=1, max=len(CHANNELS)))
@@ -173,8 +180,8 @@ class ApplicationQuerySchema(PageQuerySchema):
         unknown = EXCLUDE
 
     status = fields.String(validate=validate.OneOf(["submitted", "approved", "rejected"]))
-    province = fields.String(validate=validate.Length(min=1, max=50))
-    city = fields.String(validate=validate.Length(min=1, max=50))
+    province = text(50)
+    city = text(50)
 
 
 class DistributorQuerySchema(PageQuerySchema):
@@ -183,8 +190,8 @@ class DistributorQuerySchema(PageQuerySchema):
 
     status = fields.String(validate=validate.OneOf(["active", "suspended", "terminated"]))
     tier = fields.String(validate=validate.OneOf(TIERS))
-    province = fields.String(validate=validate.Length(min=1, max=50))
-    city = fields.String(validate=validate.Length(min=1, max=50))
+    province = text(50)
+    city = text(50)
 
 
 class DistributorEventSchema(Schema):

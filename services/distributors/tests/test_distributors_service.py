@@ -178,3 +178,23 @@ def test_locations_belong_to_their_distributor_and_need_an_active_one(service):
     with pytest.raises(DistributorNotActive):
         service.update_location(a, added["id"], {"active": True})
     assert len(service.list_locations(a, {})["items"]) == 3
+
+
+@pytest.mark.parametrize("written,e164", [("+86 138-0013-8000", "+8613800138000"),
+                                          ("(021) 62881234", "+862162881234")])
+def test_the_contact_phone_is_stored_and_shown_in_e164(service, written, e164):
+    body = application()
+    body["contact"] = {**body["contact"], "phone": written}
+    receipt = service.submit_application(body)
+    assert service.get_application(receipt["id"])["contact"]["phone"] == e164
+    assert service.get_application_status(receipt["id"], receipt["status_token"])["contact"][
+        "phone"] == e164
+
+
+def test_a_refused_phone_stores_nothing(service):
+    body = application()
+    body["contact"] = {**body["contact"], "phone": "+1 650 253 0000"}
+    with pytest.raises(common.errors.InvalidInput) as caught:
+        service.submit_application(body)
+    assert [e["field"] for e in caught.value.errors] == ["contact.phone"]
+    assert service.list_applications({})["items"] == []

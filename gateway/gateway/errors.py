@@ -26,6 +26,10 @@ class TooManyRequests(base.ServiceError):
         self.headers = headers or {}  # Retry-After
 
 
+class UnsupportedMediaType(base.ServiceError):
+    title = "Unsupported media type"
+
+
 class ServiceUnavailable(base.ServiceError):
     title = "Service unavailable"
 
@@ -38,6 +42,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (base.NotFound, 404),
     (base.Conflict, 409),
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (base.Unprocessable, 422),
     (TooManyRequests, 429),
     (ServiceUnavailable, 503),

@@ -23,6 +23,8 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from common.db import finish_transactions
+from common.errors import ServiceError
+from gateway.edge import query_names
 from gateway.errors import status_for
 from gateway.problems import problem, problem_from_exception
 
@@ -50,9 +52,16 @@ class RouteSpec:
     calls_services: bool = True  # may answer 503 when a service does not (OpenAPI)
     name: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    media: str | tuple[str, ...] = "application/json"  # of the success body (OpenAPI)
+    path_params: dict[str, dict] = field(default_factory=dict)  # OpenAPI schema of a path parameter
+    query_names: frozenset[str] = frozenset()  # derived from ``query``: anything else is refused
+
+    def __post_init__(self) -> None:
+        self.query_names = query_names(self.query)
 
 
 ROUTES: list[RouteSpec] = []
+LITERAL_PATH_METHODS: dict[str, set[str]] = {}  # routes without path parameters, by path
 
 
 def request_id_of(request: Request) -> str:
@@ -82,7 +91,10 @@ class ApiWsgiApp(WsgiApp):
             response = problem(exc.code or 404, exc.name, exc.description or exc.name,
                                request_id=request_id)
             if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
-                response.headers["Allow"] = ", ".join(exc.valid_methods)
+                # a literal path (/v1/admin/products/import) is not also a value of a template
+                # beside it (/v1/admin/products/<sku>): its own methods only
+                methods = LITERAL_PATH_METHODS.get(request.path) or exc.valid_methods
+                response.headers["Allow"] = ", ".join(sorted(methods))
             return _finish(response, request, request_id, started)(environ, start_response)
         request.path_values = values
         return provider.handle_request(request)(environ, start_response)
@@ -129,7 +141,7 @@ class ApiRoute(HttpRequestHandler):
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
         return Response(status=204, headers=headers)
-    # orjson: compact like json.dumps with these separators, a quarter of the time (README,
+    # orjson: compact like json.dumps with these separators, a quarter of the time (docs/benchmarks.md,
     # Dependencies); numeric keys become strings, as json.dumps makes them
     return Response(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), status=status,
                     mimetype="application/json", headers=headers)
@@ -142,12 +154,16 @@ def route(method: str, path: str, *, roles: tuple[str, ...] | None, summary: str
     def decorate(fn: Callable) -> Callable:
         spec = RouteSpec(method, path, roles, summary, tag, name=fn.__name__, **options)
         ROUTES.append(spec)
+        if "<" not in path:
+            LITERAL_PATH_METHODS.setdefault(path, set()).update((method, "HEAD") if method == "GET"
+                                                                else (method,))
 
         def handler(self, request, **path_values):
             return self.serve(spec, fn, request, path_values)
 
         handler.__name__ = fn.__name__
         handler.__doc__ = fn.__doc__
-        return ApiRoute.decorator(method, path, spec=spec)(handler)
+        # a caller's mistake (401, 400 …) is expected: nameko must not log it with a stack trace
+        return ApiRoute.decorator(method, path, spec=spec, expected_exceptions=ServiceError)(handler)
 
     return decorate

@@ -6,9 +6,10 @@ from functools import lru_cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from pricing.schemas import MoneyField, PercentField
 
+from common.schemas import MAX_ID, AwareTimestamp, Id
 from gateway.auth import DISTRIBUTOR
 from gateway.http import ROUTES, RouteSpec
 
@@ -29,20 +30,62 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
+MONEY_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+PERCENT_PATTERN = r"^(100(\.0{1,4})?|\d{1,2}(\.\d{1,4})?)$"
+
+
+# the years a timestamp may name (common.schemas.check_offset): 1900 up to 8999
+TIMESTAMP_PATTERN = r"^(19\d\d|[2-8]\d\d\d)-"
+
+
+def field_rules(self, field: fields.Field, **kwargs) -> dict:
+    """What apispec leaves out of a field's schema: the decimal strings money and percentages
+    travel as, ids' range, timestamps' years, and exclusive lower bounds."""
+    rules: dict = {}
+    if isinstance(field, MoneyField):
+        rules.update(pattern=MONEY_PATTERN, example="199.00")
+    elif isinstance(field, PercentField):
+        rules.update(pattern=PERCENT_PATTERN, example="12.5")
+    elif isinstance(field, Id):
+        rules.update(minimum=1, maximum=MAX_ID)
+    elif isinstance(field, AwareTimestamp):
+        rules.update(pattern=TIMESTAMP_PATTERN)
+    numeric = isinstance(field, fields.Number) and not isinstance(field, fields.Decimal)
+    for rule in field.validators if numeric else ():
+        if isinstance(rule, validate.Range) and rule.min is not None and not rule.min_inclusive:
+            rules["exclusiveMinimum"] = True
+    return rules
+
+
 def openapi_path(rule: str) -> str:
     return CONVERTER.sub(r"{\1}", rule)
+
+
+SKU_PARAMETER = {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}
+ID_PARAMETER = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def path_parameter(spec: RouteSpec, name: str) -> dict:
+    """A path parameter's schema: ids are integers, SKUs follow the catalog's pattern."""
+    if name in spec.path_params:
+        return spec.path_params[name]
+    if name == "sku":
+        return SKU_PARAMETER
+    if name == "id" or name.endswith("_id"):
+        return ID_PARAMETER
+    return {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"}
 
 
 def _operation(spec: RouteSpec) -> dict:
     op: dict = {"summary": spec.summary, "operationId": spec.name, "tags": [spec.tag],
                 "responses": {}}
-    params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+    params = [{"in": "path", "name": name, "required": True, "schema": path_parameter(spec, name)}
               for name in CONVERTER.findall(spec.path)]
     if spec.query is not None:
         params.append({"in": "query", "schema": spec.query})
     if spec.method in ("POST", "PUT"):
         params.append({"in": "header", "name": "Idempotency-Key", "required": False,
-                       "schema": {"type": "string", "maxLength": 255},
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                        "description": "a repeat with the same key replays the first response"})
     params.append({"in": "header", "name": "X-Request-Id", "required": False,
                    "schema": {"type": "string"}})
@@ -56,6 +99,9 @@ def _operation(spec: RouteSpec) -> dict:
     success: dict = {"description": "success"}
     if spec.response is not None and spec.status != 204:
         success["content"] = {"application/json": {"schema": spec.response}}
+    elif spec.media != "application/json":
+        media_types = (spec.media,) if isinstance(spec.media, str) else spec.media
+        success["content"] = {media: {"schema": {"type": "string"}} for media in media_types}
     op["responses"][str(spec.status)] = success
     for status, description in spec.also.items():
         op["responses"][str(status)] = {**success, "description": description}
@@ -64,8 +110,11 @@ def _operation(spec: RouteSpec) -> dict:
     if spec.method in ("POST", "PUT", "PATCH"):
         codes["409"] = "a conflict or an illegal state change, or this Idempotency-Key still in flight"
         codes["413"] = "request body too large"
+        codes["415"] = "a request body that is not application/json"
     if spec.method in ("POST", "PUT"):
         codes["422"] = "this Idempotency-Key was used with another request"
+    if spec.query is not None:
+        op["responses"]["414"] = {"description": "the URL is longer than the server reads (8 KiB)"}
     if spec.calls_services:
         codes["503"] = "a service behind the gateway did not answer"
     if spec.roles is not None:
@@ -93,6 +142,7 @@ def build_spec() -> dict:
     )
     for decimal_field in (fields.Decimal, MoneyField, PercentField):
         plugin.map_to_openapi_type(decimal_field, "string", "decimal")
+    plugin.converter.add_attribute_function(field_rules)
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemSchema)
     paths: dict[str, dict] = {}

@@ -10,9 +10,9 @@ from gateway.errors import status_for, title_for
 
 PROBLEM_TYPE = "https://dcm.example/problems/"
 SLUGS = {400: "invalid-input", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-         405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
+         405: "method-not-allowed", 409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type",
          422: "unprocessable", 429: "too-many-requests", 500: "internal-error",
-         503: "service-unavailable"}
+         503: "service-unavailable", 504: "gateway-timeout"}
 
 
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,

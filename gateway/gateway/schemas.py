@@ -1,7 +1,7 @@
 """Response shapes the gateway answers with that no single service's contract describes (OpenAPI)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from pricing.schemas import UnitPriceSchema
 
 from catalog.schemas import ProductSchema
@@ -28,6 +28,10 @@ class ReadySchema(Schema):
 
 class EchoSchema(Schema):
     echo = fields.String()
+
+
+class EchoQuerySchema(Schema):
+    q = fields.String(validate=validate.Length(max=200))
 
 
 class OpenApiDocumentSchema(Schema):

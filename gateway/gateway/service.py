@@ -1,7 +1,6 @@
 """Gateway routes: authenticate, parse, one RPC, dump. No business rules live here."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,6 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from pricing import schemas as pricing_schemas
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from catalog import schemas as catalog_schemas
@@ -23,10 +21,10 @@ from common.db import Database
 from common.errors import InvalidInput, NotFound
 from common.logs import WorkerLogging
 from common.schemas import PageQuerySchema, load
-from gateway import auth, store
+from gateway import apidocs, auth, edge, store
 from gateway import schemas as gateway_schemas
 from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
-from gateway.errors import PayloadTooLarge, register_remote_errors, status_for
+from gateway.errors import register_remote_errors, status_for
 from gateway.http import json_response, route
 from gateway.idempotency import request_fingerprint, run_once
 from gateway.openapi import build_spec
@@ -60,25 +58,6 @@ class Call:
         return self.principal.actor
 
 
-def read_json_body(request: Request, max_body: int) -> tuple[bytes, Any]:
-    if request.content_length is not None and request.content_length > max_body:
-        raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
-    request.max_content_length = max_body
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"request body is larger than {max_body} bytes") from None
-    if not raw.strip():
-        raise InvalidInput.for_field("body", "a JSON object is required")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput.for_field("body", f"malformed JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidInput.for_field("body", "a JSON object is required")
-    return raw, body
-
-
 class GatewayService:
     name = "gateway"
 
@@ -100,12 +79,16 @@ class GatewayService:
         principal = auth.authenticate(self.db.cursor, self.key_cache,
                                       request.headers.get("Authorization"), spec.roles)
         self.rate_limits.check(principal, spec.public_limit, request.remote_addr)
+        edge.check_path_values(path_values)
+        query = edge.check_query(request, spec.query_names)
+        if query.get("cursor"):
+            query["cursor"] = edge.unwrap_cursor(spec.name, query["cursor"])
         raw, body = b"", None
         if spec.body is not None and not (spec.body_optional and not request.content_length):
-            raw, body = read_json_body(request, spec.max_body)
-        elif request.method in ("POST", "PUT"):
-            raw = request.get_data(cache=True)[: spec.max_body]
-        call = Call(principal, body, request.args.to_dict(), request_id, request.headers)
+            raw, body = edge.read_json_body(request, spec.max_body)
+        elif request.method in ("POST", "PUT", "PATCH"):
+            raw = edge.refuse_stray_body(request, spec.max_body)
+        call = Call(principal, body, query, request_id, request.headers)
 
         def produce() -> Response:
             try:
@@ -116,6 +99,8 @@ class GatewayService:
                 return problem_from_exception(exc, request_id)
             if isinstance(result, Response):
                 return result
+            if isinstance(result, dict) and result.get("next_cursor"):
+                result["next_cursor"] = edge.wrap_cursor(spec.name, result["next_cursor"])
             return json_response(spec.status, result)
 
         key = request.headers.get("Idempotency-Key")
@@ -168,11 +153,24 @@ class GatewayService:
     def openapi(self, call):
         return build_spec()
 
+    @route("GET", "/docs", roles=None, summary="This API's documentation as an HTML page", tag="ops",
+           calls_services=False, media="text/html")
+    def docs(self, call):
+        return apidocs.page()
+
+    @route("GET", "/docs/assets/<name>", roles=None, tag="ops", calls_services=False,
+           summary="The documentation page's scripts, styles and icons (served locally)",
+           media=tuple(apidocs.MEDIA_TYPES.values()),
+           path_params={"name": {"type": "string", "enum": list(apidocs.ASSETS)}})
+    def docs_asset(self, call, name):
+        return apidocs.asset(name)
+
     @route("GET", "/v1/diagnostics/echo", roles=ANY_ROLE, tag="ops",
            summary="A bare gateway→RPC round trip (the benchmarks' floor)",
-           response=gateway_schemas.EchoSchema)
+           query=gateway_schemas.EchoQuerySchema, response=gateway_schemas.EchoSchema)
     def echo(self, call):
-        return self.catalog.echo({"echo": call.query.get("q", "")})
+        query = load(gateway_schemas.EchoQuerySchema, call.query)
+        return self.catalog.echo({"echo": query.get("q", "")})
 
     # ---- catalog: sales team ---------------------------------------------------------------------
 
@@ -499,7 +497,7 @@ class GatewayService:
         return self.distributors.get_profile(call.principal.distributor_id)
 
     @route("GET", "/v1/locations", roles=(DISTRIBUTOR,), tag="distributor", summary="Your locations",
-           response=distributor_schemas.LocationPageSchema)
+           query=PageQuerySchema, response=distributor_schemas.LocationPageSchema)
     def list_locations(self, call):
         return self.distributors.list_locations(call.principal.distributor_id, call.query)
 

@@ -1,5 +1,6 @@
 """The whole system as processes, started exactly as `make run` starts it (deploy/start-service),
 on fresh databases and a fresh RabbitMQ vhost, and an HTTP client for the gateway."""
+import contextlib
 import pathlib
 import re
 import subprocess
@@ -39,13 +40,13 @@ class System:
         return issue_key(self.database_urls["gateway"], role, channel, distributor, self.amqp_uri)
 
 
-@pytest.fixture(scope="session")
-def system(pg_server, rabbit, tmp_path_factory):
-    vhost = f"dcm_e2e_{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def running_system(pg_server, rabbit, log_dir: pathlib.Path, name: str = "e2e"):
+    """The whole system on databases ``dcm_<name>_<service>`` and a vhost of its own."""
+    vhost = f"dcm_{name}_{uuid.uuid4().hex[:8]}"
     amqp_uri = make_vhost(rabbit, vhost)
-    urls = {s: fresh_database(pg_server, f"dcm_e2e_{s}", None) for s in SERVICES}
+    urls = {s: fresh_database(pg_server, f"dcm_{name}_{s}", None) for s in SERVICES}
     port = free_port()
-    log_dir = tmp_path_factory.mktemp("logs")
     sysm = System(f"http://127.0.0.1:{port}", urls, amqp_uri, log_dir)
     try:
         for s in SERVICES:
@@ -67,6 +68,12 @@ def system(pg_server, rabbit, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 p.kill()
         drop_vhost(rabbit, vhost)
+
+
+@pytest.fixture(scope="session")
+def system(pg_server, rabbit, tmp_path_factory):
+    with running_system(pg_server, rabbit, tmp_path_factory.mktemp("logs")) as sysm:
+        yield sysm
 
 
 class Contract:

@@ -70,6 +70,8 @@ class WorkerLogging(DependencyProvider):
         if exc_info is None:
             log.info("worker_done", duration_ms=duration_ms)
         elif isinstance(exc_info[1], worker_ctx.entrypoint.expected_exceptions):
+            if not self.summary:
+                return  # the gateway's one line per request says it
             log.info("worker_refused", duration_ms=duration_ms, error=type(exc_info[1]).__name__,
                      detail=str(exc_info[1]))
         else:

@@ -229,11 +229,17 @@ class ParityCheck:
     result: str  # "ok" | "violation"
     direction: str | None
     expected_price: Decimal
-    deviation_pct: Decimal
+    deviation_pct: Decimal | None  # None: the retail price is 0.00, so no percentage of it
 
 
 def check_parity(observed: Decimal, expected: Decimal, tolerance_pct: Decimal = Decimal(0)) -> ParityCheck:
-    """An observed price outside the tolerance of the retail price is a violation."""
+    """An observed price outside the tolerance of the retail price is a violation. A retail price
+    rounded to 0.00 (a promotion of nearly 100 % on a cheap SKU) has no percentage to deviate by:
+    any price above it is a violation."""
+    if expected == 0:
+        if observed == 0:
+            return ParityCheck("ok", None, expected, Decimal(0))
+        return ParityCheck("violation", ABOVE if observed > 0 else BELOW, expected, None)
     deviation = ((observed - expected) / expected * HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
     if abs(observed - expected) / expected * HUNDRED <= tolerance_pct:
         return ParityCheck("ok", None, expected, deviation)

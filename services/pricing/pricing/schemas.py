@@ -27,17 +27,17 @@ PCT_PLACES = 4  # percentages are numeric(7, 4) in the database: a fifth place w
 MAX_GREEN_HOURS = Decimal(24 * 366)
 
 
-def at_most_places(places: int, what: str = ""):
+def at_most_places(places: int):
     """A validator: no more than ``places`` decimal places (trailing zeros are fine: "12.50")."""
     step = Decimal(1).scaleb(-places)
 
     def check(value: Decimal) -> None:
         try:
             exact = value == value.quantize(step)
-        except InvalidOperation:  # too many digits to hold at all: the range check names it
-            exact = False
+        except InvalidOperation:  # over 26 integer digits: every field using this has a range
+            return                # check, and that one names the problem
         if not exact:
-            raise ValidationError(f"at most {places} decimal places{what}")
+            raise ValidationError(f"at most {places} decimal places")
 
     return check
 
@@ -83,6 +83,18 @@ class PercentField(fields.Decimal):
         if isinstance(value, bool):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class DeviationField(fields.Decimal):
+    """Out only: how far an observed price lies from the retail price, in percent of it ("-10.05",
+    "250"). Signed and unbounded above, so not a ``PercentField`` (whose 0–100 range documents a
+    request's percentages); null when the retail price is 0.00."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else pct_text(Decimal(value))
 
 
 def sku_field(**kwargs) -> fields.String:
@@ -352,7 +364,7 @@ class ObservationResultSchema(Schema):
     result = fields.String()
     direction = fields.String(allow_none=True)
     expected_price = MoneyField()
-    deviation_pct = PercentField()
+    deviation_pct = DeviationField()
     flagged_for_review = fields.Boolean()
 
 

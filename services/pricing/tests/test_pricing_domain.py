@@ -179,10 +179,19 @@ def test_the_same_quote_inputs_at_the_same_instant_give_the_same_quote():
     ("209.00", "199.00", "0", "violation", "above", "5.03"),
     ("189.05", "199.00", "5", "ok", None, "-5.00"),       # tolerance inclusive
     ("189.00", "199.00", "5", "violation", "below", "-5.03"),
+    # the widest deviation an observation can carry: the migrated column holds it
+    ("9999999999.99", "0.01", "0", "violation", "above", "99999999999800.00"),
+    ("0.01", "9999999999.99", "0", "violation", "below", "-100.00"),
 ])
 def test_parity_checks(observed, expected, tolerance, result, direction, deviation):
     check = domain.check_parity(D(observed), D(expected), D(tolerance))
     assert (check.result, check.direction, check.deviation_pct) == (result, direction, D(deviation))
+
+
+def test_a_retail_price_of_zero_has_no_deviation_to_report():
+    check = domain.check_parity(D("5.00"), D("0.00"))
+    assert (check.result, check.direction, check.deviation_pct) == ("violation", "above", None)
+    assert domain.check_parity(D("0.00"), D("0.00")).result == "ok"
 
 
 def test_the_third_violation_within_30_days_flags():

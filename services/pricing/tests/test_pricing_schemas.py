@@ -238,3 +238,15 @@ def test_quote_lines_are_bounded(line, field):
     assert _fields(QuoteRequestSchema, {"lines": [line]}) == {field}
     with pytest.raises(InvalidInput):
         load_quote_request({"lines": [line]})
+
+
+@pytest.mark.parametrize("schema,body,field", [
+    (PriceSetSchema, {**PRICE, "list_price": "1e400"}, "list_price"),
+    (PriceSetSchema, {**PRICE, "floor_price": "9" * 5000}, "floor_price"),
+    (TierSetSchema, {"discount_pct": "1e400"}, "discount_pct"),
+])
+def test_a_number_too_long_to_hold_has_one_error_its_range(schema, body, field):
+    with pytest.raises(InvalidInput) as caught:
+        load(schema, body)
+    assert [e["field"] for e in caught.value.errors] == [field]
+    assert "decimal places" not in caught.value.errors[0]["message"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common.errors import Forbidden
+from common.schemas import Id
 from gateway import store
 from gateway.errors import Unauthenticated
 
@@ -49,7 +50,7 @@ def hash_key(key: str) -> str:
 
 class ApiKeyCreateSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    distributor_id = fields.String(validate=validate.Length(min=1, max=64))
+    distributor_id = Id()  # 42 or "42"
     channel = fields.String(validate=validate.Regexp(r"^[a-z0-9_]{1,32}$",
                                                      error="1-32 of a-z 0-9 _ (e.g. tmall)"))
 
@@ -70,15 +71,18 @@ class ApiKeyIssuedSchema(Schema):
     id = fields.Integer()
     api_key = fields.String()
     role = fields.String()
-    distributor_id = fields.String(allow_none=True)
+    distributor_id = fields.Integer(allow_none=True)
     channel = fields.String(allow_none=True)
 
 
-def issue_key(cur, role: str, created_by: str, distributor_id: str | None = None,
+def issue_key(cur, role: str, created_by: str, distributor_id: int | str | None = None,
               channel: str | None = None) -> dict:
+    """A new key, as ``ApiKeyIssuedSchema`` shows it: ``distributor_id`` is an integer there, however
+    the caller held it (the key table keeps it as text, the form every principal carries)."""
+    number = None if distributor_id is None else int(distributor_id)
     key = new_key()
-    key_id = store.insert_key(cur, hash_key(key), key[:8], role, distributor_id, channel, created_by)
-    return {"id": key_id, "api_key": key, "role": role, "distributor_id": distributor_id,
+    key_id = store.insert_key(cur, hash_key(key), key[:8], role, number, channel, created_by)
+    return {"id": key_id, "api_key": key, "role": role, "distributor_id": number,
             "channel": channel}
 
 

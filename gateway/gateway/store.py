@@ -8,12 +8,15 @@ import psycopg2.extras
 # ---- API keys -----------------------------------------------------------------------------------
 
 
-def insert_key(cur, key_hash: str, prefix: str, role: str, distributor_id: str | None,
+def insert_key(cur, key_hash: str, prefix: str, role: str, distributor_id: int | None,
                channel: str | None, created_by: str) -> int:
+    """``api_keys.distributor_id`` is text (a migration would be needed to change it): the id is
+    kept in its canonical decimal form, so ``"007"`` and ``7`` name the same distributor."""
     cur.execute(
         "INSERT INTO api_keys (key_hash, prefix, role, distributor_id, channel, created_by) "
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (key_hash, prefix, role, distributor_id, channel, created_by))
+        (key_hash, prefix, role, None if distributor_id is None else str(distributor_id), channel,
+         created_by))
     return cur.fetchone()["id"]
 
 

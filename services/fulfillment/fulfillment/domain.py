@@ -3,8 +3,10 @@ machine. Deterministic; no I/O; time passed in."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from fulfillment.errors import IllegalAssignmentChange
 
@@ -12,6 +14,8 @@ EARTH_RADIUS_KM = 6371.0
 MAX_SHIPMENTS = 3
 FRESHNESS = timedelta(hours=24)
 ACCEPT_TIMEOUT = timedelta(minutes=30)
+EXPLAINED_OTHERS = 20  # passed-over candidates with stock that a routing round lists by name
+MAX_ON_HAND = 1_000_000_000  # units of one SKU at one location (the column is a 4-byte integer)
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -168,6 +172,26 @@ def _why_not(loc: Location, wanted: dict[str, int], unplaced: bool, limit_reache
     return "farther"  # it could ship everything, but a nearer location (or a tie-break) won
 
 
+def explained(candidates: Sequence[Candidate], others: int = EXPLAINED_OTHERS
+              ) -> tuple[tuple[Candidate, ...], dict[str, int]]:
+    """What a routing round records of its candidates: every chosen one and, nearest first, at most
+    ``others`` more that had an ordered SKU available; the rest are only counted, by reason. A dense
+    city has thousands of locations in range, and an explanation lists why the few that mattered
+    were passed over, not every shop without the goods."""
+    kept: list[Candidate] = []
+    omitted: dict[str, int] = {}
+    named = 0
+    for c in sorted(candidates, key=lambda c: (c.distance_km, c.location_id)):
+        if c.chosen:
+            kept.append(c)
+        elif c.available > 0 and named < others:
+            kept.append(c)
+            named += 1
+        else:
+            omitted[c.reason] = omitted.get(c.reason, 0) + 1
+    return tuple(kept), dict(sorted(omitted.items()))
+
+
 def _merge(shipments: list[Shipment]) -> list[Shipment]:
     """A location chosen over both fresh and stale stock ships once."""
     merged: dict[int, Shipment] = {}
@@ -206,18 +230,26 @@ def move_assignment(status: str, action: str) -> str:
     return allowed[status]
 
 
-def order_status(assignment_statuses: list[str], backordered_units: int, cancelled: bool) -> str:
-    """routed | partially_routed | backordered | shipped | cancelled, from the live assignments."""
+def order_status(assignment_statuses: Iterable[str], backordered_units: int, cancelled: bool) -> str:
+    """From the order's assignments (rejected, re-routed and cancelled ones no longer count):
+    ``cancelled``; ``backordered`` when nothing is assigned; ``shipped`` when every assigned line
+    has shipped, even if another line is back-ordered (nothing more will ship); ``partially_routed``
+    while some of it waits to ship and some is back-ordered; else ``routed``."""
     if cancelled:
         return "cancelled"
     live = [s for s in assignment_statuses if s in (PENDING, ACCEPTED, SHIPPED)]
     if not live:
         return "backordered"
-    if backordered_units:
-        return "partially_routed"
     if all(s == SHIPPED for s in live):
         return "shipped"
+    if backordered_units:
+        return "partially_routed"
     return "routed"
+
+
+def retail_total(lines: Iterable[tuple[str, int]], unit_prices: dict[str, str]) -> Decimal:
+    """The order's value at the retail unit prices it was created with (each already rounded)."""
+    return sum((Decimal(unit_prices[sku]) * qty for sku, qty in lines), Decimal("0.00"))
 
 
 def timed_out(created_at: datetime, now: datetime, timeout: timedelta = ACCEPT_TIMEOUT) -> bool:

@@ -1,6 +1,7 @@
 """The routing decision on plain values: a table for each rule and tie-break, and a property test
 against an independently written brute-force reference on random networks."""
 import math
+from decimal import Decimal
 
 import pytest
 from fulfillment import domain
@@ -97,11 +98,57 @@ def test_illegal_assignment_moves(status, action):
 
 @pytest.mark.parametrize("statuses,backordered,cancelled,expected", [
     (["pending"], 0, False, "routed"), (["pending", "shipped"], 0, False, "routed"),
+    (["accepted", "rejected"], 0, False, "routed"),
     (["shipped", "shipped"], 0, False, "shipped"), (["pending"], 2, False, "partially_routed"),
-    ([], 2, False, "backordered"), (["rejected"], 2, False, "backordered"), (["pending"], 0, True, "cancelled"),
+    (["shipped", "accepted"], 2, False, "partially_routed"),
+    (["shipped"], 2, False, "shipped"),                    # the rest is back-ordered: nothing more ships
+    (["shipped", "rerouted"], 1, False, "shipped"), (["shipped", "cancelled"], 0, False, "shipped"),
+    ([], 2, False, "backordered"), (["rejected"], 2, False, "backordered"),
+    (["rerouted", "rejected"], 3, False, "backordered"),
+    (["pending"], 0, True, "cancelled"), (["shipped"], 2, True, "cancelled"),
 ])
 def test_order_status(statuses, backordered, cancelled, expected):
     assert domain.order_status(statuses, backordered, cancelled) == expected
+
+
+def test_the_retail_total_is_the_sum_of_unit_price_times_qty():
+    assert domain.retail_total([("A", 3), ("B", 1)], {"A": "99.90", "B": "0.05"}) == Decimal("299.75")
+    assert domain.retail_total([], {}) == Decimal("0.00")
+
+
+# ---- the bounded explanation --------------------------------------------------------------------
+
+
+def cand(id_, km, available, reason, chosen=False):
+    return domain.Candidate(id_, id_ * 10, km, available, chosen, "chosen" if chosen else reason)
+
+
+def test_an_explanation_lists_the_chosen_and_the_nearest_20_others_with_stock():
+    far_chosen = cand(1, 40.0, 5, "", chosen=True)
+    with_stock = [cand(100 + i, 1.0 + i, 2, "insufficient_stock") for i in range(25)]
+    without = [cand(200 + i, 0.5, 0, "no_stock") for i in range(7)]
+    ineligible = [cand(300, 0.1, 0, "location_inactive"), cand(301, 0.2, 4, "excluded_after_reject")]
+    listed, omitted = domain.explained([*with_stock, far_chosen, *without, *ineligible])
+    assert [c.location_id for c in listed] == [301, *range(100, 119), 1]   # nearest first
+    assert sum(not c.chosen for c in listed) == 20
+    assert omitted == {"insufficient_stock": 6, "location_inactive": 1, "no_stock": 7}
+    assert len(listed) + sum(omitted.values()) == 35
+
+
+def test_a_small_round_omits_only_the_candidates_without_stock():
+    listed, omitted = domain.explained([cand(1, 2.0, 3, "", chosen=True), cand(2, 1.0, 1, "insufficient_stock"),
+                                        cand(3, 0.5, 0, "no_stock"), cand(4, 60.0, 9, "out_of_radius")])
+    assert [c.location_id for c in listed] == [2, 1, 4]
+    assert omitted == {"no_stock": 1}
+    assert domain.explained([]) == ((), {})
+
+
+def test_every_chosen_candidate_is_listed_even_beyond_the_limit():
+    chosen = [cand(i, 30.0 + i, 1, "", chosen=True) for i in range(1, 4)]
+    others = [cand(10 + i, 1.0 + i / 10, 1, "farther") for i in range(30)]
+    listed, omitted = domain.explained(others + chosen, others=20)
+    assert {c.location_id for c in listed if c.chosen} == {1, 2, 3}
+    assert len(listed) == 23 and omitted == {"farther": 10}
 
 
 # ---- the reference ------------------------------------------------------------------------------
@@ -172,3 +219,19 @@ def test_the_decision_matches_the_brute_force_reference(order, network):
     assert d.backordered == left
     routed = sum(q for s in d.shipments for _, q in s.lines)
     assert routed + sum(q for _, q in d.backordered) == sum(q for _, q in order)
+
+
+@settings(max_examples=200, deadline=None)
+@given(order=orders, network=st.lists(st.tuples(st.floats(-0.6, 0.6), st.floats(-0.6, 0.6), stock_maps,
+                                               st.booleans()), max_size=40))
+def test_a_bounded_round_accounts_for_every_candidate(order, network):
+    locations = [Location(i + 1, 100 + i, HOME[0] + dlat, HOME[1] + dlon, 50.0, True, active, fresh, {})
+                 for i, (dlat, dlon, fresh, active) in enumerate(network)]
+    candidates = domain.route(order, *HOME, locations).candidates
+    listed, omitted = domain.explained(candidates, others=5)
+    assert len(listed) + sum(omitted.values()) == len(candidates)
+    assert {c.location_id for c in candidates if c.chosen} <= {c.location_id for c in listed}
+    assert sum(not c.chosen for c in listed) <= 5 and all(c.available > 0 for c in listed)
+    nearest = sorted((c for c in candidates if not c.chosen and c.available > 0),
+                     key=lambda c: (c.distance_km, c.location_id))[:5]
+    assert [c for c in listed if not c.chosen] == nearest

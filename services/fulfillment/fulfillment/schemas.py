@@ -1,13 +1,55 @@
 """The fulfillment service's contracts."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from common.schemas import PageQuerySchema, StrictFloat, StrictInteger, page_of, text
+from common.errors import InvalidInput
+from common.pagination import decode_cursor
+from common.schemas import (
+    AwareTimestamp,
+    Id,
+    PageQuerySchema,
+    StrictFloat,
+    StrictInteger,
+    page_of,
+    text,
+)
 
 SKU = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 - _ .")
+EXTERNAL_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 . _ : -")
 PHONE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+CHANNEL = validate.Regexp(r"^[a-z0-9_]{1,32}$", error="1-32 of a-z 0-9 _ (e.g. tmall)")
+ORDER_STATUSES = ("routed", "partially_routed", "backordered", "shipped", "cancelled")
+ASSIGNMENT_STATUSES = ("pending", "accepted", "shipped", "rejected", "rerouted", "cancelled")
 MAX_SNAPSHOT = 100_000
+MAX_CURSOR = 512
+
+
+class Cursor(fields.String):
+    """A page cursor, loaded as the key it carries (``key``: the field that key must load with).
+    A cursor that is not one, or whose key has another type (another list's), is 400 naming
+    ``cursor``, never a query the database refuses."""
+
+    default_error_messages = {"malformed": "malformed cursor"}
+
+    def __init__(self, key: fields.Field, **kwargs):
+        super().__init__(load_default=None, **kwargs)
+        self.key = key
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        given = super()._deserialize(value, attr, data, **kwargs)
+        if len(given) > MAX_CURSOR:
+            raise self.make_error("malformed")
+        try:
+            after = decode_cursor(given)
+        except InvalidInput:
+            raise self.make_error("malformed") from None
+        if after is None:
+            return None
+        try:
+            return self.key.deserialize(after)
+        except ValidationError:
+            raise self.make_error("malformed") from None
 
 
 def _unique_skus(rows: list[dict], field: str) -> None:
@@ -89,8 +131,7 @@ class OrderLineSchema(Schema):
 
 
 class OrderCreateSchema(Schema):
-    external_id = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 . _ : -"))
+    external_id = fields.String(required=True, validate=EXTERNAL_ID)
     ship_to = fields.Nested(ShipToSchema, required=True)
     lines = fields.List(fields.Nested(OrderLineSchema), required=True,
                         validate=validate.Length(min=1, max=50))
@@ -119,6 +160,31 @@ class BackorderedSchema(Schema):
     refund_amount = fields.String()
 
 
+class CandidateSchema(Schema):
+    location_id = fields.Integer()
+    distributor_id = fields.Integer()
+    distance_km = fields.Float()
+    available = fields.Integer(metadata={"description": "available units of the ordered SKUs"})
+    chosen = fields.Boolean()
+    reason = fields.String(metadata={
+        "description": "chosen, or why not: out_of_radius, insufficient_stock, no_stock, stale_stock, "
+                       "distributor_inactive, location_inactive, excluded_after_reject, shipment_limit, "
+                       "farther"})
+
+
+class RoutingRoundSchema(Schema):
+    trigger = fields.String(metadata={
+        "description": "order_created, rejected, timeout, distributor_suspended, ..."})
+    at = fields.String(metadata={"description": "when the round ran (ISO 8601)"})
+    candidates = fields.List(fields.Nested(CandidateSchema), metadata={
+        "description": "every chosen candidate and, nearest first, at most 20 others that had an "
+                       "ordered SKU available"})
+    omitted = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "the candidates not listed, counted by reason (e.g. {\"no_stock\": 12})"})
+    stale_stock_used = fields.Boolean()
+    note = fields.String()
+
+
 class OrderSchema(Schema):
     id = fields.Integer()
     external_id = fields.String()
@@ -133,19 +199,36 @@ class OrderSchema(Schema):
 
 
 class OrderAdminSchema(OrderSchema):
-    explanation = fields.List(fields.Dict())
+    explanation = fields.List(fields.Nested(RoutingRoundSchema))
 
 
-OrderPageSchema = page_of(OrderAdminSchema, "OrderPageSchema")
+# a list view carries no routing explanation: only GET /v1/admin/orders/{id} does
+OrderPageSchema = page_of(OrderSchema, "OrderPageSchema")
 
 
 class OrderQuerySchema(PageQuerySchema):
-    class Meta:
-        unknown = EXCLUDE
+    """Filters of the sales team's order search; every one given must hold (AND)."""
 
-    channel = fields.String(validate=validate.Length(min=1, max=32))
-    status = fields.String(validate=validate.OneOf(
-        ["routed", "partially_routed", "backordered", "shipped", "cancelled"]))
+    class Meta:
+        unknown = RAISE
+
+    cursor = Cursor(Id())
+    channel = fields.String(validate=CHANNEL, metadata={"description": "the storefront's channel code"})
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
+    external_id = fields.String(validate=EXTERNAL_ID, metadata={
+        "description": "the channel's own order id (exact match)"})
+    distributor_id = Id(metadata={
+        "description": "orders with an assignment of this distributor (whatever its status: rejected "
+                       "and re-routed ones count)"})
+    created_from = AwareTimestamp(metadata={
+        "description": "orders created at or after this instant (inclusive); ISO 8601 with a UTC offset"})
+    created_to = AwareTimestamp(metadata={
+        "description": "orders created before this instant (exclusive); ISO 8601 with a UTC offset"})
+
+    @validates_schema
+    def check_period(self, data, **kwargs):
+        if "created_from" in data and "created_to" in data and data["created_to"] < data["created_from"]:
+            raise ValidationError({"created_to": ["must not be before created_from"]})
 
 
 class AssignmentSchema(Schema):
@@ -170,8 +253,7 @@ class AssignmentQuerySchema(PageQuerySchema):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(validate=validate.OneOf(
-        ["pending", "accepted", "shipped", "rejected", "rerouted", "cancelled"]))
+    status = fields.String(validate=validate.OneOf(ASSIGNMENT_STATUSES))
 
 
 class AssignmentRejectSchema(Schema):

@@ -55,6 +55,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _bounded(round_: dict) -> dict:
+    """A round recorded before explanations were bounded is bounded when shown."""
+    if "omitted" in round_:
+        return round_
+    listed, omitted = domain.explained([domain.Candidate(**c) for c in round_["candidates"]])
+    return {**round_, "candidates": [c.__dict__ for c in listed], "omitted": omitted}
+
 
 class FulfillmentService:
     name = "fulfillment"
@@ -213,7 +220,7 @@ class FulfillmentService:
         if errors:
             raise InvalidOrder(f"{errors[0]['field']}: {errors[0]['message']}", errors)
         unit = {sku: retail[sku]["retail_price"] for sku in skus}
-        total = sum((Decimal(unit[line["sku"]]) * line["qty"] for line in fields["lines"]), Decimal("0.00"))
+        total = domain.retail_total(((line["sku"], line["qty"]) for line in fields["lines"]), unit)
         substitutes = {sku: products[sku]["substitutes"] for sku in skus}
         now = _now()
         order_id = store.insert_order(cur, channel, fields, unit, substitutes, total, now)
@@ -264,9 +271,9 @@ class FulfillmentService:
                     if any(loc.fresh.get(s, 0) + loc.stale.get(s, 0) > 0 for loc in eligible)]
             backordered.append({"sku": sku, "qty": qty, "substitutes": subs,
                                 "refund_amount": str(Decimal(order["retail"][sku]) * qty)})
-        round_ = {"trigger": trigger, "at": now.isoformat(),
-                  "candidates": [c.__dict__ for c in decision.candidates],
-                  "stale_stock_used": any(s.stale for s in decision.shipments)}
+        listed, omitted = domain.explained(decision.candidates)
+        round_ = {"trigger": trigger, "at": now.isoformat(), "candidates": [c.__dict__ for c in listed],
+                  "omitted": omitted, "stale_stock_used": any(s.stale for s in decision.shipments)}
         if round_["stale_stock_used"]:
             round_["note"] = "fresh stock could not serve everything; stock older than the freshness window was used"
         return backordered, round_
@@ -315,7 +322,9 @@ class FulfillmentService:
         shown = [a for a in assignments if a["status"] not in ("rejected", "rerouted")]
         data = {**order, "lines": order["lines"], "retail_total": str(order["retail_total"]),
                 "shipments": [{"assignment_id": a["id"], **a} for a in shown]}
-        return (ORDER_ADMIN if admin else ORDER).dump(data)
+        if not admin:
+            return ORDER.dump(data)
+        return ORDER_ADMIN.dump({**data, "explanation": [_bounded(r) for r in order["explanation"]]})
 
     def _order(self, cur, order_id, channel: str | None, for_update: bool = False) -> dict:
         number = parse_id(order_id, OrderNotFound, "order")
@@ -335,8 +344,10 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def list_orders(self, query: dict) -> dict:
+        """The sales team's search; a list view carries no routing explanation (the order's own view
+        does)."""
         params = load(OrderQuerySchema, query)
-        after = decode_cursor(params.pop("cursor"))
+        after = params.pop("cursor")
         limit = params.pop("limit")
         self.db.repeatable_read()  # the page and its assignments from one snapshot (see get_order)
         cur = self.db.cursor()
@@ -345,8 +356,7 @@ class FulfillmentService:
         by_order: dict[int, list[dict]] = {r["id"]: [] for r in result["items"]}
         for a in store.assignments_of(cur, list(by_order)):  # one query for the whole page
             by_order[a["order_id"]].append(a)
-        result["items"] = [self._view(cur, r, admin=True, assignments=by_order[r["id"]])
-                           for r in result["items"]]
+        result["items"] = [self._view(cur, r, assignments=by_order[r["id"]]) for r in result["items"]]
         return result
 
     @rpc(expected_exceptions=ServiceError)

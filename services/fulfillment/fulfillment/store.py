@@ -295,16 +295,29 @@ def save_order(cur, order_id: int, status: str, backordered: list, excluded: Ite
                 (status, Json(backordered), sorted(excluded), Json(explanation), now, order_id))
 
 
+# what a list shows: not the explanation (the largest column), nor what only routing reads
+ORDER_LIST_COLUMNS = "id, channel, external_id, ship_to, lines, retail_total, status, backordered, created_at"
+ORDER_FILTERS = {  # query filter → condition (each has an index: 0002_order_search.sql)
+    "channel": "channel = %s",
+    "status": "status = %s",
+    "external_id": "external_id = %s",
+    "distributor_id": "id IN (SELECT a.order_id FROM assignments a WHERE a.distributor_id = %s)",
+    "created_from": "created_at >= %s",
+    "created_to": "created_at < %s",
+}
+
+
 def list_orders(cur, filters: dict[str, Any], after: int | None, limit: int) -> list[dict]:
+    """Newest first (by id), every given filter holding; ``after`` is the last id of the page before."""
     where, args = [], []
-    for key in ("channel", "status"):
-        if filters.get(key):
-            where.append(f"{key} = %s")
-            args.append(filters[key])
+    for name, condition in ORDER_FILTERS.items():
+        if filters.get(name) is not None:
+            where.append(condition)
+            args.append(filters[name])
     if after is not None:
         where.append("id < %s")
         args.append(after)
-    sql = f"SELECT {ORDER_COLUMNS} FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
+    sql = f"SELECT {ORDER_LIST_COLUMNS} FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
     cur.execute(sql + " ORDER BY id DESC LIMIT %s", (*args, limit + 1))
     return cur.fetchall()
 

@@ -26,6 +26,7 @@ import catalog.errors
 import common.errors
 from catalog.service import CatalogService
 from common.db import transaction
+from common.pagination import encode_cursor
 
 common.errors.make_deserializable(common.errors, catalog.errors, distributors.errors, pricing.errors,
                                   fulfillment.errors)
@@ -68,12 +69,13 @@ def cluster(amqp_uri, catalog_db, distributors_db, pricing_db, fulfillment_db, c
         yield rpc, containers, fulfillment_db
 
 
-def approved_distributor(rpc, company: str) -> tuple[int, int]:
+def approved_distributor(rpc, company: str, code: str = "91440300708461136T",
+                         lat: float = 31.2) -> tuple[int, int]:
     """A gold distributor with one location in Shanghai: (distributor id, location id)."""
     app = rpc.distributors.submit_application({
-        "company_name": company, "credit_code": "91440300708461136T",
+        "company_name": company, "credit_code": code,
         "contact": {"name": "S", "phone": "13800000000", "email": "ops@example.cn"}, "address": "x",
-        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}],
+        "province": "Shanghai", "city": "Shanghai", "locations": [{"name": "DC", "lat": lat, "lon": 121.4}],
         "requested_tier": "gold", "channels": ["tmall"]})
     did = rpc.distributors.approve_application(app["id"], {"tier": "gold"}, "m")["distributor_id"]
     return did, rpc.distributors.get_profile(did)["locations"][0]["id"]
@@ -343,3 +345,163 @@ def test_the_workflow_keeps_stock_consistent(cluster):
     run = WorkflowMachine.TestCase
     run.settings = settings(max_examples=10, stateful_step_count=20, deadline=None)
     run("runTest").runTest()
+
+
+# ---- the sales team's order search, bounded explanations, status and hardening ----------------------
+
+
+def product(rpc, sku: str, list_price: str = "100.00") -> None:
+    rpc.catalog.create_product({"sku": sku, "name": sku, "category": "c", "lifecycle": "classic",
+                                "status": "active"}, "s")
+    rpc.pricing.set_price(sku, {"list_price": list_price, "floor_price": "1.00"}, "m")
+
+
+def place(rpc, external_id: str, lines: list, channel: str = "tmall", phone: str = "13800000001",
+          lat: float = 31.21) -> dict:
+    return rpc.fulfillment.create_order(channel, {
+        "external_id": external_id, "ship_to": {"name": "c", "phone": phone, "address": "a",
+                                                "lat": lat, "lon": 121.41},
+        "lines": [{"sku": sku, "qty": qty} for sku, qty in lines]})["order"]
+
+
+def ids(page: dict) -> list[int]:
+    return [o["id"] for o in page["items"]]
+
+
+def test_the_order_search_filters_and_lists_no_explanation(cluster):
+    rpc, _, db = cluster
+    product(rpc, "S")
+    one, loc_one = approved_distributor(rpc, "One Co", "91110000710935732K", lat=31.2)
+    two, loc_two = approved_distributor(rpc, "Two Co", "91440300192241158P", lat=31.3)
+    rpc.fulfillment.put_stock(one, loc_one, {"items": [{"sku": "S", "on_hand": 2}]})
+    rpc.fulfillment.put_stock(two, loc_two, {"items": [{"sku": "S", "on_hand": 9}]})
+    first = place(rpc, "TM-1", [("S", 1)])                      # from `one`, the nearer
+    second = place(rpc, "TM-2", [("S", 1)], channel="jd")       # `one` again: now it is empty
+    third = place(rpc, "TM-3", [("S", 3)])                      # from `two`
+    nothing = place(rpc, "TM-4", [("S", 99)], lat=40.0)         # nobody near Beijing
+    assert [o["shipments"][0]["distributor_id"] for o in (first, second, third)] == [one, one, two]
+    with transaction(db) as cur:                                # a day apart each, the first oldest
+        for days, order in enumerate((nothing, third, second, first)):
+            cur.execute("UPDATE orders SET created_at = %s WHERE id = %s",
+                        (NOW - timedelta(days=days), order["id"]))
+
+    search = rpc.fulfillment.list_orders
+    everything = search({})
+    assert ids(everything) == [nothing["id"], third["id"], second["id"], first["id"]]
+    assert all("explanation" not in o for o in everything["items"])
+    assert everything["items"][-1]["shipments"][0]["location_id"] == loc_one
+    assert ids(search({"external_id": "TM-2"})) == [second["id"]]
+    assert ids(search({"external_id": "TM-2", "channel": "tmall"})) == []
+    assert ids(search({"external_id": "NO-SUCH"})) == []
+    assert ids(search({"channel": "jd"})) == [second["id"]]
+    assert ids(search({"distributor_id": str(one)})) == [second["id"], first["id"]]
+    assert ids(search({"distributor_id": two, "channel": "tmall"})) == [third["id"]]
+    assert ids(search({"status": "backordered"})) == [nothing["id"]]
+    day = timedelta(days=1)
+    assert ids(search({"created_from": (NOW - 2 * day).isoformat(),
+                       "created_to": NOW.isoformat()})) == [third["id"], second["id"]]   # to: exclusive
+    assert ids(search({"created_from": (NOW - day).isoformat()})) == [nothing["id"], third["id"]]
+    assert ids(search({"created_to": (NOW - 2 * day).isoformat()})) == [first["id"]]
+    page = search({"limit": "1", "distributor_id": one})
+    assert ids(page) == [second["id"]] and page["next_cursor"]
+    page = search({"limit": "1", "distributor_id": one, "cursor": page["next_cursor"]})
+    assert ids(page) == [first["id"]] and page["next_cursor"] is None
+    for bad, field in (({"status": "bogus"}, "status"), ({"external_id_typo": "TM-2"}, "external_id_typo"),
+                       ({"distributor_id": str(2**64)}, "distributor_id"),
+                       ({"created_from": "2026-11-01T00:00:00"}, "created_from"),
+                       ({"cursor": encode_cursor("SKU-1")}, "cursor")):
+        with pytest.raises(common.errors.InvalidInput) as refused:
+            search(bad)
+        assert [e["field"] for e in refused.value.errors] == [field]
+    detail = rpc.fulfillment.get_order(None, first["id"])
+    assert detail["explanation"][0]["omitted"] == {} and detail["explanation"][0]["candidates"]
+
+
+class Captured:
+    """Stands in for a cursor to catch the statement a store function would run."""
+
+    def execute(self, sql, args=None):
+        self.sql, self.args = sql, args
+
+    def fetchall(self):
+        return []
+
+
+def test_the_order_search_uses_an_index_for_each_filter(fulfillment_db):
+    with transaction(fulfillment_db) as cur:
+        cur.execute("INSERT INTO orders (channel, external_id, ship_to, lat, lon, lines, retail, substitutes, "
+                    "retail_total, status, created_at, updated_at) "
+                    "SELECT 'ch' || (g %% 20), 'E' || g, '{}', 31, 121, '[]', '{}', '{}', 1, "
+                    "(ARRAY['routed','shipped','backordered','cancelled','partially_routed'])[1 + g %% 5], "
+                    "%(now)s - g * interval '1 minute', %(now)s FROM generate_series(1, 50000) g", {"now": NOW})
+        cur.execute("INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, lines, "
+                    "status, created_at, updated_at) SELECT g, 1 + g %% 2000, 1, 1, '[]', 'shipped', "
+                    "%(now)s, %(now)s FROM generate_series(1, 50000) g", {"now": NOW})
+    conn = psycopg2.connect(fulfillment_db)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE orders")
+        cur.execute("ANALYZE assignments")
+        for filters, index in (({"external_id": "E77"}, "orders_external_id_idx"),
+                               ({"distributor_id": 17}, "assignments_distributor_order_idx"),
+                               ({"created_from": NOW - timedelta(minutes=90),
+                                 "created_to": NOW - timedelta(minutes=30)}, "orders_created_at_idx")):
+            statement = Captured()
+            store.list_orders(statement, filters, None, 50)
+            cur.execute("EXPLAIN " + statement.sql, statement.args)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+            assert index in plan, plan
+            assert "Seq Scan on orders" not in plan and "Seq Scan on assignments" not in plan, plan
+    conn.close()
+
+
+def test_a_round_names_at_most_20_passed_over_candidates_and_counts_the_rest(cluster):
+    rpc, _, db = cluster
+    product(rpc, "N")
+    with transaction(db) as cur:   # 30 locations with one unit each and 10 without, around the customer
+        for i in range(1, 41):
+            cur.execute("INSERT INTO distributors VALUES (%s, 'active', 1)", (9000 + i,))
+            cur.execute("INSERT INTO locations VALUES (%s, %s, 'l', %s, 121.41, 50, true, now())",
+                        (9000 + i, 9000 + i, 31.21 + i / 1000))
+            if i <= 30:
+                cur.execute("INSERT INTO stock VALUES (%s, 'N', 1, 0, now())", (9000 + i,))
+    placed = place(rpc, "MANY-1", [("N", 50)])
+    assert placed["status"] == "partially_routed" and len(placed["shipments"]) == 3
+    round_ = rpc.fulfillment.get_order(None, placed["id"])["explanation"][0]
+    others = [c for c in round_["candidates"] if not c["chosen"]]
+    assert [c["location_id"] for c in round_["candidates"] if c["chosen"]] == [9001, 9002, 9003]
+    assert [c["location_id"] for c in others] == list(range(9004, 9024))   # nearest first
+    assert all(c["reason"] == "shipment_limit" for c in others)
+    assert round_["omitted"] == {"no_stock": 10, "shipment_limit": 7}
+    with transaction(db) as cur:   # stored bounded, not only shown bounded
+        cur.execute("SELECT explanation FROM orders WHERE id = %s", (placed["id"],))
+        stored = cur.fetchone()["explanation"][0]
+    assert len(stored["candidates"]) == 23 and stored["omitted"] == round_["omitted"]
+
+    legacy = {**stored, "candidates": [{"location_id": 100 + i, "distributor_id": 1, "distance_km": i / 10,
+                                        "available": 1, "chosen": i == 0, "reason": "farther"}
+                                       for i in range(30)]}
+    del legacy["omitted"]
+    with transaction(db) as cur:   # recorded before rounds were bounded: bounded when shown
+        cur.execute("UPDATE orders SET explanation = %s WHERE id = %s",
+                    (psycopg2.extras.Json([legacy]), placed["id"]))
+    shown = rpc.fulfillment.get_order(None, placed["id"])["explanation"][0]
+    assert len(shown["candidates"]) == 21 and shown["omitted"] == {"farther": 9}
+
+
+def test_an_order_whose_assigned_lines_shipped_is_shipped_though_a_line_is_backordered(cluster):
+    rpc, _, _ = cluster
+    product(rpc, "H")
+    product(rpc, "GONE")
+    did, loc = approved_distributor(rpc, "Ship Co")
+    rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "H", "on_hand": 5}]})
+    placed = place(rpc, "SHIP-1", [("H", 2), ("GONE", 1)])
+    assert placed["status"] == "partially_routed"
+    assignment = placed["shipments"][0]["assignment_id"]
+    rpc.fulfillment.accept_assignment(did, assignment)
+    assert rpc.fulfillment.get_order("tmall", placed["id"])["status"] == "partially_routed"
+    rpc.fulfillment.ship_assignment(did, assignment, {"carrier": "SF", "tracking_no": "SF1"})
+    shipped = rpc.fulfillment.get_order("tmall", placed["id"])
+    assert shipped["status"] == "shipped"
+    assert shipped["backordered"] == [{"sku": "GONE", "qty": 1, "substitutes": [], "refund_amount": "100.00"}]
+    assert ids(rpc.fulfillment.list_orders({"status": "shipped"})) == [placed["id"]]

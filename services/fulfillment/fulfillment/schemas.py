@@ -1,7 +1,7 @@
 """The fulfillment service's contracts."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from common.errors import InvalidInput
 from common.pagination import decode_cursor
@@ -9,15 +9,16 @@ from common.schemas import (
     AwareTimestamp,
     Id,
     PageQuerySchema,
+    PhoneNumber,
     StrictFloat,
     StrictInteger,
     page_of,
     text,
 )
+from fulfillment.domain import MAX_ON_HAND
 
 SKU = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 - _ .")
 EXTERNAL_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 . _ : -")
-PHONE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 CHANNEL = validate.Regexp(r"^[a-z0-9_]{1,32}$", error="1-32 of a-z 0-9 _ (e.g. tmall)")
 ORDER_STATUSES = ("routed", "partially_routed", "backordered", "shipped", "cancelled")
 ASSIGNMENT_STATUSES = ("pending", "accepted", "shipped", "rejected", "rerouted", "cancelled")
@@ -62,7 +63,7 @@ def _unique_skus(rows: list[dict], field: str) -> None:
 
 class StockItemSchema(Schema):
     sku = fields.String(required=True, validate=SKU)
-    on_hand = StrictInteger(required=True, validate=validate.Range(min=0, max=1_000_000_000))
+    on_hand = StrictInteger(required=True, validate=validate.Range(min=0, max=MAX_ON_HAND))
 
 
 class StockSnapshotSchema(Schema):
@@ -76,7 +77,7 @@ class StockSnapshotSchema(Schema):
 
 class AdjustmentSchema(Schema):
     sku = fields.String(required=True, validate=SKU)
-    delta = StrictInteger(required=True, validate=validate.Range(min=-1_000_000_000, max=1_000_000_000))
+    delta = StrictInteger(required=True, validate=validate.Range(min=-MAX_ON_HAND, max=MAX_ON_HAND))
     reason = text(200, required=True)
 
 
@@ -87,6 +88,16 @@ class AdjustmentsSchema(Schema):
     @validates_schema
     def check_unique(self, data, **kwargs):
         _unique_skus(data["adjustments"], "adjustments")
+
+
+class StockQuerySchema(PageQuerySchema):
+    """The gateway documents this route with the shared ``PageQuerySchema``; same names, and the
+    cursor carries the last SKU seen."""
+
+    class Meta:
+        unknown = RAISE
+
+    cursor = Cursor(fields.String(validate=SKU))
 
 
 class StockRowSchema(Schema):
@@ -119,7 +130,9 @@ class AdjustmentsResultSchema(Schema):
 
 class ShipToSchema(Schema):
     name = text(100, required=True)
-    phone = fields.String(required=True, validate=validate.Regexp(PHONE, error="a Chinese phone number"))
+    phone = PhoneNumber(required=True, metadata={
+        "description": "a Chinese mobile or landline number as people write it; stored and returned "
+                       "in E.164 (+8613800138000)"})
     address = text(300, required=True)
     lat = StrictFloat(required=True, validate=validate.Range(min=-90, max=90))
     lon = StrictFloat(required=True, validate=validate.Range(min=-180, max=180))
@@ -251,8 +264,9 @@ AssignmentPageSchema = page_of(AssignmentSchema, "AssignmentPageSchema")
 
 class AssignmentQuerySchema(PageQuerySchema):
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
 
+    cursor = Cursor(Id())
     status = fields.String(validate=validate.OneOf(ASSIGNMENT_STATUSES))
 
 

@@ -18,8 +18,8 @@ from common.errors import NotFound, ServiceError, make_deserializable, parse_id
 from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
-from common.pagination import decode_cursor, page
-from common.schemas import PageQuerySchema, load
+from common.pagination import page
+from common.schemas import MAX_ID, MAX_MONEY, load
 from fulfillment import domain, store
 from fulfillment.errors import (
     AssignmentNotFound,
@@ -40,6 +40,7 @@ from fulfillment.schemas import (
     OrderQuerySchema,
     OrderSchema,
     ShipSchema,
+    StockQuerySchema,
     StockRowSchema,
     StockSnapshotSchema,
 )
@@ -53,6 +54,15 @@ INELIGIBLE = {"out_of_radius", "distributor_inactive", "location_inactive", "exc
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _id(value, not_found: type[ServiceError], what: str) -> int:
+    """An id from a path: one that is not a positive integer, or is beyond any id we hand out (and
+    beyond what the database's bigint holds), names nothing: 404."""
+    number = parse_id(value, not_found, what)
+    if number > MAX_ID:
+        raise not_found(f"{what} {value!r} not found")
+    return number
 
 
 def _bounded(round_: dict) -> dict:
@@ -97,8 +107,8 @@ class FulfillmentService:
 
     def _own_location(self, cur, distributor_id, location_id, writing: bool) -> int:
         """The caller's location id; another's (or none) is 404; a write by an inactive one is 403."""
-        did = parse_id(distributor_id, LocationNotFound, "distributor")
-        lid = parse_id(location_id, LocationNotFound, "location")
+        did = _id(distributor_id, LocationNotFound, "distributor")
+        lid = _id(location_id, LocationNotFound, "location")
         status = self._distributor_status(cur, did)
         loc = store.location(cur, lid)
         if loc is None:
@@ -157,10 +167,10 @@ class FulfillmentService:
 
     @rpc(expected_exceptions=ServiceError)
     def get_stock(self, distributor_id, location_id, query: dict) -> dict:
-        params = load(PageQuerySchema, query)
+        params = load(StockQuerySchema, query)
         cur = self.db.cursor()
         lid = self._own_location(cur, distributor_id, location_id, writing=False)
-        rows = store.stock_of(cur, lid, decode_cursor(params["cursor"]), params["limit"])
+        rows = store.stock_of(cur, lid, params["cursor"], params["limit"])
         result = page(rows, params["limit"], key=lambda r: r["sku"])
         result["items"] = STOCK_ROW.dump(result["items"], many=True)
         return result
@@ -188,11 +198,15 @@ class FulfillmentService:
             row = store.apply_adjustment(cur, lid, adj["sku"], adj["delta"], now)
             if row is None:
                 have = store.current_stock(cur, lid, adj["sku"]) or {"on_hand": 0, "reserved": 0}
+                above = have["on_hand"] + adj["delta"] > domain.MAX_ON_HAND
+                broken = f"on_hand ≤ {domain.MAX_ON_HAND}" if above else "on_hand ≥ reserved ≥ 0"
                 raise StockConflict(
                     f"adjustments[{i}]: {adj['sku']} has on_hand {have['on_hand']} and reserved "
-                    f"{have['reserved']}; a delta of {adj['delta']} would break on_hand ≥ reserved ≥ 0; "
+                    f"{have['reserved']}; a delta of {adj['delta']} would break {broken}; "
                     "nothing was applied",
-                    [{"field": f"adjustments[{i}].delta", "message": "would go below reserved or 0"}])
+                    [{"field": f"adjustments[{i}].delta",
+                      "message": f"would go above {domain.MAX_ON_HAND}" if above
+                      else "would go below reserved or 0"}])
             rows.append({**row, "available": row["on_hand"] - row["reserved"], "last_synced_at": now})
         return {"applied": len(rows), "items": STOCK_ROW.dump(rows, many=True)}
 
@@ -221,6 +235,9 @@ class FulfillmentService:
             raise InvalidOrder(f"{errors[0]['field']}: {errors[0]['message']}", errors)
         unit = {sku: retail[sku]["retail_price"] for sku in skus}
         total = domain.retail_total(((line["sku"], line["qty"]) for line in fields["lines"]), unit)
+        if total > MAX_MONEY:
+            raise InvalidOrder(f"lines: the order's retail total {total} is above {MAX_MONEY}",
+                               [{"field": "lines", "message": f"retail total above {MAX_MONEY}"}])
         substitutes = {sku: products[sku]["substitutes"] for sku in skus}
         now = _now()
         order_id = store.insert_order(cur, channel, fields, unit, substitutes, total, now)
@@ -327,7 +344,7 @@ class FulfillmentService:
         return ORDER_ADMIN.dump({**data, "explanation": [_bounded(r) for r in order["explanation"]]})
 
     def _order(self, cur, order_id, channel: str | None, for_update: bool = False) -> dict:
-        number = parse_id(order_id, OrderNotFound, "order")
+        number = _id(order_id, OrderNotFound, "order")
         order = store.order(cur, number, for_update)
         if order is None or (channel is not None and order["channel"] != channel):
             raise OrderNotFound(f"order {order_id} not found")
@@ -384,8 +401,8 @@ class FulfillmentService:
     # ---- assignments ----------------------------------------------------------------------------
 
     def _own_assignment(self, cur, distributor_id, assignment_id, writing: bool) -> dict:
-        did = parse_id(distributor_id, AssignmentNotFound, "distributor")
-        number = parse_id(assignment_id, AssignmentNotFound, "assignment")
+        did = _id(distributor_id, AssignmentNotFound, "distributor")
+        number = _id(assignment_id, AssignmentNotFound, "assignment")
         a = store.assignment(cur, number, for_update=writing)
         if a is None or a["distributor_id"] != did:
             raise AssignmentNotFound(f"assignment {assignment_id} not found")
@@ -406,10 +423,9 @@ class FulfillmentService:
     @rpc(expected_exceptions=ServiceError)
     def list_assignments(self, distributor_id, query: dict) -> dict:
         params = load(AssignmentQuerySchema, query)
-        did = parse_id(distributor_id, AssignmentNotFound, "distributor")
+        did = _id(distributor_id, AssignmentNotFound, "distributor")
         cur = self.db.cursor()
-        rows = store.distributor_assignments(cur, did, params.get("status"), decode_cursor(params["cursor"]),
-                                             params["limit"])
+        rows = store.distributor_assignments(cur, did, params.get("status"), params["cursor"], params["limit"])
         result = page(rows, params["limit"], key=lambda r: r["id"])
         result["items"] = self._assignment_views(cur, result["items"])
         return result

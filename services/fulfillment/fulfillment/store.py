@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg2.extras
 
-from fulfillment.domain import Location, distance_km
+from fulfillment.domain import MAX_ON_HAND, Location, distance_km
 
 Json = psycopg2.extras.Json
 
@@ -214,13 +214,17 @@ def apply_snapshot(cur, location_id: int, items: list[tuple[str, int]], now: dat
     return rejected
 
 
-def apply_adjustment(cur, location_id: int, sku: str, delta: int, now: datetime) -> dict | None:
-    """Add ``delta`` to on_hand unless that breaks on_hand ≥ reserved or on_hand ≥ 0; None if it would."""
+def apply_adjustment(cur, location_id: int, sku: str, delta: int, now: datetime,
+                     most: int = MAX_ON_HAND) -> dict | None:
+    """Add ``delta`` to on_hand unless that breaks reserved ≤ on_hand ≤ ``most``; None if it would.
+    The test is made in bigint, so a sum beyond the integer column is a refusal, not an error."""
     cur.execute("INSERT INTO stock (location_id, sku, on_hand, reserved, last_synced_at) "
                 "VALUES (%s, %s, 0, 0, %s) ON CONFLICT DO NOTHING", (location_id, sku, now))
-    cur.execute("UPDATE stock SET on_hand = on_hand + %s, last_synced_at = %s "
-                "WHERE location_id = %s AND sku = %s AND on_hand + %s >= reserved AND on_hand + %s >= 0 "
-                "RETURNING sku, on_hand, reserved", (delta, now, location_id, sku, delta, delta))
+    cur.execute("UPDATE stock SET on_hand = on_hand + %(delta)s, last_synced_at = %(now)s "
+                "WHERE location_id = %(loc)s AND sku = %(sku)s "
+                "AND on_hand::bigint + %(delta)s BETWEEN reserved AND %(most)s "
+                "RETURNING sku, on_hand, reserved",
+                {"delta": delta, "now": now, "loc": location_id, "sku": sku, "most": most})
     return cur.fetchone()
 
 

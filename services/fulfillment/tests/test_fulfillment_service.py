@@ -505,3 +505,66 @@ def test_an_order_whose_assigned_lines_shipped_is_shipped_though_a_line_is_backo
     assert shipped["status"] == "shipped"
     assert shipped["backordered"] == [{"sku": "GONE", "qty": 1, "substitutes": [], "refund_amount": "100.00"}]
     assert ids(rpc.fulfillment.list_orders({"status": "shipped"})) == [placed["id"]]
+
+
+def test_a_ship_to_phone_is_stored_and_returned_in_e164(cluster):
+    rpc, _, db = cluster
+    product(rpc, "P")
+    placed = place(rpc, "PHONE-1", [("P", 1)], phone="+86 138-0013-8000")
+    assert placed["ship_to"]["phone"] == "+8613800138000"
+    with transaction(db) as cur:
+        cur.execute("SELECT ship_to->>'phone' AS phone FROM orders WHERE id = %s", (placed["id"],))
+        assert cur.fetchone()["phone"] == "+8613800138000"
+    with pytest.raises(common.errors.InvalidInput) as refused:
+        place(rpc, "PHONE-2", [("P", 1)], phone="+1 212 555 0100")
+    assert [e["field"] for e in refused.value.errors] == ["ship_to.phone"]
+
+
+def test_ids_beyond_any_we_hand_out_name_nothing(cluster):
+    rpc, _, _ = cluster
+    did, loc = approved_distributor(rpc, "Edge Co")
+    for huge in (str(2**63), str(2**64), 2**63, "9" * 30, str(2**53)):
+        with pytest.raises(fulfillment.errors.OrderNotFound):
+            rpc.fulfillment.get_order(None, huge)
+        with pytest.raises(fulfillment.errors.OrderNotFound):
+            rpc.fulfillment.cancel_order("tmall", huge, "t")
+        with pytest.raises(fulfillment.errors.LocationNotFound):
+            rpc.fulfillment.get_stock(did, huge, {})
+        with pytest.raises(fulfillment.errors.LocationNotFound):
+            rpc.fulfillment.put_stock(did, huge, {"items": []})
+        with pytest.raises(fulfillment.errors.AssignmentNotFound):
+            rpc.fulfillment.accept_assignment(did, huge)
+
+
+def test_stock_never_goes_beyond_what_its_column_holds_and_a_refusal_stores_nothing(cluster):
+    rpc, _, db = cluster
+    did, loc = approved_distributor(rpc, "Big Co")
+    rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "B", "on_hand": 1_000_000_000}]})
+    for adjustments in ([("B", 1)], [("B", 1_000_000_000)],
+                        [("E", 1_000_000_000), ("F", 7), ("B", 1)]):   # the last refuses them all
+        with pytest.raises(fulfillment.errors.StockConflict) as refused:
+            rpc.fulfillment.adjust_stock(did, loc, {"adjustments": [
+                {"sku": sku, "delta": delta, "reason": "count"} for sku, delta in adjustments]})
+        assert [e["field"] for e in refused.value.errors] == [f"adjustments[{len(adjustments) - 1}].delta"]
+    assert rpc.fulfillment.get_stock(did, loc, {})["items"][0]["on_hand"] == 1_000_000_000
+    with transaction(db) as cur:
+        cur.execute("SELECT sku, on_hand FROM stock WHERE on_hand > 0 ORDER BY sku")
+        assert [(r["sku"], r["on_hand"]) for r in cur.fetchall()] == [("B", 1_000_000_000)]
+    with pytest.raises(common.errors.InvalidInput) as refused:
+        rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "B", "on_hand": 2**31}]})
+    assert [e["field"] for e in refused.value.errors] == ["items[0].on_hand"]
+    with pytest.raises(common.errors.InvalidInput) as refused:
+        rpc.fulfillment.get_stock(did, loc, {"cursor": encode_cursor(12)})
+    assert [e["field"] for e in refused.value.errors] == ["cursor"]
+
+
+def test_an_order_worth_more_than_money_can_hold_is_refused_and_not_stored(cluster):
+    rpc, _, db = cluster
+    product(rpc, "GOLD", list_price="9999999999.99")
+    with pytest.raises(fulfillment.errors.InvalidOrder) as refused:
+        place(rpc, "RICH-1", [("GOLD", 2)])
+    assert [e["field"] for e in refused.value.errors] == ["lines"]
+    with transaction(db) as cur:
+        cur.execute("SELECT count(*) AS n FROM orders")
+        assert cur.fetchone()["n"] == 0
+    assert place(rpc, "RICH-2", [("GOLD", 1)])["retail_total"] == "9999999999.99"

@@ -57,10 +57,11 @@ def _now() -> datetime:
 
 
 def _id(value, not_found: type[ServiceError], what: str) -> int:
-    """An id from a path: one that is not a positive integer, or is beyond any id we hand out (and
-    beyond what the database's bigint holds), names nothing: 404."""
+    """An id from a path: one that is not a positive integer written in ASCII digits (``int()`` also
+    reads " 7", "+7", "7_0" and "٧"), or is beyond any id we hand out (and beyond what the database's
+    bigint holds), names nothing: 404."""
     number = parse_id(value, not_found, what)
-    if number > MAX_ID:
+    if number > MAX_ID or (isinstance(value, str) and not (value.isascii() and value.isdigit())):
         raise not_found(f"{what} {value!r} not found")
     return number
 

@@ -520,20 +520,21 @@ def test_a_ship_to_phone_is_stored_and_returned_in_e164(cluster):
     assert [e["field"] for e in refused.value.errors] == ["ship_to.phone"]
 
 
-def test_ids_beyond_any_we_hand_out_name_nothing(cluster):
+def test_ids_beyond_any_we_hand_out_or_not_in_ascii_digits_name_nothing(cluster):
     rpc, _, _ = cluster
     did, loc = approved_distributor(rpc, "Edge Co")
-    for huge in (str(2**63), str(2**64), 2**63, "9" * 30, str(2**53)):
+    for odd in (str(2**63), str(2**64), 2**63, "9" * 30, str(2**53), f"+{loc}", f" {loc}", f"{loc}_0",
+                 chr(0x0660 + loc) if loc < 10 else "\u0661"):   # int() reads these; they name nothing
         with pytest.raises(fulfillment.errors.OrderNotFound):
-            rpc.fulfillment.get_order(None, huge)
+            rpc.fulfillment.get_order(None, odd)
         with pytest.raises(fulfillment.errors.OrderNotFound):
-            rpc.fulfillment.cancel_order("tmall", huge, "t")
+            rpc.fulfillment.cancel_order("tmall", odd, "t")
         with pytest.raises(fulfillment.errors.LocationNotFound):
-            rpc.fulfillment.get_stock(did, huge, {})
+            rpc.fulfillment.get_stock(did, odd, {})
         with pytest.raises(fulfillment.errors.LocationNotFound):
-            rpc.fulfillment.put_stock(did, huge, {"items": []})
+            rpc.fulfillment.put_stock(did, odd, {"items": []})
         with pytest.raises(fulfillment.errors.AssignmentNotFound):
-            rpc.fulfillment.accept_assignment(did, huge)
+            rpc.fulfillment.accept_assignment(did, odd)
 
 
 def test_stock_never_goes_beyond_what_its_column_holds_and_a_refusal_stores_nothing(cluster):

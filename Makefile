@@ -8,7 +8,7 @@ GATEWAY_PORT ?= 8000
 export GATEWAY_PORT
 export PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: run test api-key venv bench lint dead-letters replay-dead-letters
+.PHONY: run test api-key venv bench lint dead-letters replay-dead-letters check
 
 venv: $(VENV)/.installed $(VENV)/.packages
 
@@ -47,6 +47,10 @@ dead-letters: venv
 replay-dead-letters: venv
 	@test -n "$(SERVICE)" || { echo "usage: make replay-dead-letters SERVICE=catalog|distributors|pricing|fulfillment" >&2; exit 2; }
 	@$(PY) -m common.deadletters replay "$(SERVICE)"
+
+# the running system's invariants across every service's database (docs/operations.md, "make check")
+check: venv
+	@$(PY) -m common.check
 
 bench: venv
 	$(PY) bench/catalog_read.py

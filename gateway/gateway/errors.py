@@ -4,6 +4,8 @@ from __future__ import annotations
 import distributors.errors
 import fulfillment.errors
 import pricing.errors
+import psycopg2
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 import catalog.errors
@@ -46,6 +48,13 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (base.Unprocessable, 422),
     (TooManyRequests, 429),
     (ServiceUnavailable, 503),
+    (base.ServiceTimeout, 504),
+    (base.StoreUnavailable, 503),
+    # the gateway's own database or the broker failing under a request: try again
+    (psycopg2.OperationalError, 503),
+    (psycopg2.InterfaceError, 503),
+    (KombuOperationalError, 503),
+    (ConnectionError, 503),
     (RpcTimeout, 503),
     (UnknownService, 503),
 ]

@@ -7,7 +7,7 @@ from functools import lru_cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
-from pricing.schemas import MoneyField, PercentField
+from pricing.schemas import MoneyField, PercentField, Seller
 
 from common.schemas import MAX_ID, AwareTimestamp, Id
 from gateway.auth import DISTRIBUTOR
@@ -30,26 +30,45 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
-MONEY_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+# the years a timestamp may name and its UTC offset (common.schemas.check_offset): 1900–8999,
+# −12:00…+14:00
+TIMESTAMP_PATTERN = (r"^(19\d\d|[2-8]\d\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+                     r"T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
+                     r"(Z|\+(0\d|1[0-3]):[0-5]\d|\+14:00|-(0\d|1[01]):[0-5]\d|-12:00)$")
 PERCENT_PATTERN = r"^(100(\.0{1,4})?|\d{1,2}(\.\d{1,4})?)$"
+SELLER_PATTERN = r"^([1-9]\d{0,14}|brand:[a-z0-9_]{1,32})$"
 
 
-# the years a timestamp may name (common.schemas.check_offset): 1900 up to 8999
-TIMESTAMP_PATTERN = r"^(19\d\d|[2-8]\d\d\d)-"
+def _places(field: fields.Field) -> int | None:
+    return next((v.places for v in field.validators if hasattr(v, "places")), None)
+
+
+def _decimal_pattern(field: fields.Field) -> str:
+    """A decimal string of as many places as the field takes, below its range's maximum."""
+    places = _places(field)
+    ceiling = next((r.max for r in field.validators if isinstance(r, validate.Range)
+                    and r.max is not None), None)
+    whole = len(str(int(ceiling))) if ceiling is not None else 16
+    fraction = rf"(\.\d{{1,{places}}})?" if places else ""
+    return rf"^\d{{1,{whole}}}{fraction}$" if places != 0 else rf"^\d{{1,{whole}}}$"
 
 
 def field_rules(self, field: fields.Field, **kwargs) -> dict:
     """What apispec leaves out of a field's schema: the decimal strings money and percentages
-    travel as, ids' range, timestamps' years, and exclusive lower bounds."""
+    travel as, ids' range, timestamps' form, sellers, and exclusive lower bounds."""
     rules: dict = {}
     if isinstance(field, MoneyField):
-        rules.update(pattern=MONEY_PATTERN, example="199.00")
+        rules.update(pattern=_decimal_pattern(field), example="199.00")
     elif isinstance(field, PercentField):
-        rules.update(pattern=PERCENT_PATTERN, example="12.5")
+        pattern = PERCENT_PATTERN if _places(field) == 4 else _decimal_pattern(field)
+        rules.update(pattern=pattern, example="12.5")
     elif isinstance(field, Id):
         rules.update(minimum=1, maximum=MAX_ID)
     elif isinstance(field, AwareTimestamp):
         rules.update(pattern=TIMESTAMP_PATTERN)
+    elif isinstance(field, Seller):
+        rules.update(type="string", pattern=SELLER_PATTERN,
+                     description="a distributor id (42) or a brand store (brand:tmall)")
     numeric = isinstance(field, fields.Number) and not isinstance(field, fields.Decimal)
     for rule in field.validators if numeric else ():
         if isinstance(rule, validate.Range) and rule.min is not None and not rule.min_inclusive:
@@ -116,7 +135,8 @@ def _operation(spec: RouteSpec) -> dict:
     if spec.query is not None:
         op["responses"]["414"] = {"description": "the URL is longer than the server reads (8 KiB)"}
     if spec.calls_services:
-        codes["503"] = "a service behind the gateway did not answer"
+        codes["503"] = "a service behind the gateway is not running or not reachable"
+        codes["504"] = "a service behind the gateway did not answer within RPC_TIMEOUT_SECONDS"
     if spec.roles is not None:
         op["security"] = [{"apiKey": []}]
         codes.update({"401": "no or bad API key", "403": "role not allowed"})

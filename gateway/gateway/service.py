@@ -10,7 +10,6 @@ import structlog
 from distributors import schemas as distributor_schemas
 from fulfillment import schemas as fulfillment_schemas
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from pricing import schemas as pricing_schemas
 from werkzeug.wrappers import Request, Response
@@ -20,6 +19,7 @@ from common.config import Settings, setting
 from common.db import Database
 from common.errors import InvalidInput, NotFound
 from common.logs import WorkerLogging
+from common.rpc import RpcProxy
 from common.schemas import PageQuerySchema, load
 from gateway import apidocs, auth, edge, store
 from gateway import schemas as gateway_schemas

@@ -1,73 +1,16 @@
 """The whole system as processes, started exactly as `make run` starts it (deploy/start-service),
 on fresh databases and a fresh RabbitMQ vhost, and an HTTP client for the gateway."""
-import contextlib
 import pathlib
 import re
-import subprocess
-import sys
 import uuid
-from dataclasses import dataclass, field
 
 import pytest
 import requests
 from openapi_schema_validator import OAS30Validator, validate
 
-from common.testing import (
-    SERVICES,
-    drop_vhost,
-    free_port,
-    fresh_database,
-    issue_key,
-    make_vhost,
-    service_env,
-    start,
-    wait_ready,
-)
+from common.testing import System, running_system  # noqa: F401 (System: for the tests' types)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class System:
-    base_url: str
-    database_urls: dict
-    amqp_uri: str
-    log_dir: pathlib.Path
-    procs: dict = field(default_factory=dict)
-    keys: dict = field(default_factory=dict)
-
-    def issue_key(self, role: str, channel: str | None = None, distributor: str | None = None) -> str:
-        return issue_key(self.database_urls["gateway"], role, channel, distributor, self.amqp_uri)
-
-
-@contextlib.contextmanager
-def running_system(pg_server, rabbit, log_dir: pathlib.Path, name: str = "e2e"):
-    """The whole system on databases ``dcm_<name>_<service>`` and a vhost of its own."""
-    vhost = f"dcm_{name}_{uuid.uuid4().hex[:8]}"
-    amqp_uri = make_vhost(rabbit, vhost)
-    urls = {s: fresh_database(pg_server, f"dcm_{name}_{s}", None) for s in SERVICES}
-    port = free_port()
-    sysm = System(f"http://127.0.0.1:{port}", urls, amqp_uri, log_dir)
-    try:
-        for s in SERVICES:
-            sysm.procs[s] = start(s, service_env(amqp_uri, urls[s], port), log_dir)
-        wait_ready(sysm.base_url, list(sysm.procs.values()))
-        yield sysm
-    except Exception:
-        for s in SERVICES:
-            path = log_dir / f"{s}.log"
-            if path.exists():
-                sys.stderr.write(f"---- {s} log ----\n{path.read_text()[-5000:]}\n")
-        raise
-    finally:
-        for p in sysm.procs.values():
-            p.terminate()
-        for p in sysm.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        drop_vhost(rabbit, vhost)
 
 
 @pytest.fixture(scope="session")

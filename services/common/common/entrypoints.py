@@ -8,6 +8,7 @@ import eventlet
 import psycopg2
 import structlog
 from kombu import Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, SERIALIZER_CONFIG_KEY
 from nameko.events import EventHandler as NamekoEventHandler
@@ -16,13 +17,15 @@ from nameko.rpc import Rpc as NamekoRpc
 
 from common.config import setting
 from common.db import finish_transactions
+from common.errors import StoreUnavailable
+from common.rpc import expired
 
 ATTEMPT_HEADER = "x-dcm-attempt"
 QUEUE_HEADER = "x-dcm-queue"
 ERROR_HEADER = "x-dcm-error"
 # the infrastructure being down, not the event being wrong: retried for as long as it takes
 TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, UnknownService,
-             RpcTimeout)
+             RpcTimeout, KombuOperationalError)
 
 log = structlog.get_logger("common.events")
 
@@ -41,9 +44,32 @@ def gives_up(exc: BaseException, attempt: int, max_attempts: int) -> bool:
     return not isinstance(exc, TRANSIENT) and attempt >= max_attempts
 
 
+def unavailable(service: str, exc_info):
+    """The infrastructure failing under a call (a dropped database connection, the broker gone) is
+    not the caller's mistake nor a bug of ours: the caller hears ``StoreUnavailable`` (503, try
+    again) instead of an opaque error."""
+    if exc_info is None or not isinstance(exc_info[1], TRANSIENT):
+        return exc_info
+    error = StoreUnavailable(f"the {service} service could not reach its database, the broker or a "
+                             f"service it needs "
+                             f"({type(exc_info[1]).__name__}); try again")
+    return type(error), error, exc_info[2]
+
+
 class Rpc(NamekoRpc):
+    def handle_message(self, body, message):
+        if expired(self.unpack_message_headers(message)):
+            # the caller has answered its client already (504): running it now would only do
+            # work nobody waits for, and a retry would do it again
+            log.warning("rpc_expired", service=self.container.service_name, method=self.method_name,
+                        request_id=message.headers.get("nameko.request_id"))
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = finish_transactions(worker_ctx, exc_info)
+        exc_info = unavailable(self.container.service_name, exc_info)
         return super().handle_result(message, worker_ctx, None if exc_info else result, exc_info)
 
 

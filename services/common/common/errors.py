@@ -102,3 +102,15 @@ def make_deserializable(*modules) -> None:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, ServiceError):
                 deserialize_to_instance(value)
+
+
+class ServiceTimeout(ServiceError):
+    """A service did not answer within the time limit (the gateway answers 504)."""
+
+    title = "Gateway timeout"
+
+
+class StoreUnavailable(ServiceError):
+    """A service's database or the broker did not answer (the gateway answers 503; try again)."""
+
+    title = "Service unavailable"

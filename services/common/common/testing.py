@@ -1,12 +1,15 @@
 """Helpers for tests that need real PostgreSQL databases and RabbitMQ vhosts."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
@@ -78,7 +81,7 @@ def service_env(amqp_uri: str, database_url: str, port: int) -> dict:
 
 
 def start(service: str, env: dict, log_dir: pathlib.Path) -> subprocess.Popen:
-    log = open(log_dir / f"{service}.log", "wb")
+    log = open(log_dir / f"{service}.log", "ab")  # a restarted service appends
     return subprocess.Popen([str(ROOT / "deploy" / "start-service"), service], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
@@ -114,3 +117,46 @@ def issue_key(gateway_database_url: str, role: str, channel: str | None = None,
         env["AMQP_URI"] = amqp_uri
     out = subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class System:
+    base_url: str
+    database_urls: dict
+    amqp_uri: str
+    log_dir: pathlib.Path
+    procs: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
+
+    def issue_key(self, role: str, channel: str | None = None, distributor: str | None = None) -> str:
+        return issue_key(self.database_urls["gateway"], role, channel, distributor, self.amqp_uri)
+
+
+@contextlib.contextmanager
+def running_system(pg_server, rabbit, log_dir: pathlib.Path, name: str = "e2e", **env: str):
+    """The whole system on databases ``dcm_<name>_<service>`` and a vhost of its own."""
+    vhost = f"dcm_{name}_{uuid.uuid4().hex[:8]}"
+    amqp_uri = make_vhost(rabbit, vhost)
+    urls = {s: fresh_database(pg_server, f"dcm_{name}_{s}", None) for s in SERVICES}
+    port = free_port()
+    sysm = System(f"http://127.0.0.1:{port}", urls, amqp_uri, log_dir)
+    try:
+        for s in SERVICES:
+            sysm.procs[s] = start(s, {**service_env(amqp_uri, urls[s], port), **env}, log_dir)
+        wait_ready(sysm.base_url, list(sysm.procs.values()))
+        yield sysm
+    except Exception:
+        for s in SERVICES:
+            path = log_dir / f"{s}.log"
+            if path.exists():
+                sys.stderr.write(f"---- {s} log ----\n{path.read_text()[-5000:]}\n")
+        raise
+    finally:
+        for p in sysm.procs.values():
+            p.terminate()
+        for p in sysm.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        drop_vhost(rabbit, vhost)

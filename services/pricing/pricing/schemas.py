@@ -39,6 +39,7 @@ def at_most_places(places: int):
         if not exact:
             raise ValidationError(f"at most {places} decimal places")
 
+    check.places = places  # read by the OpenAPI document (its pattern)
     return check
 
 

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import distributors.errors
-from nameko.rpc import RpcProxy
 
 import catalog.errors
 import common.errors
@@ -17,6 +16,7 @@ from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
 from common.pagination import decode_cursor, page
+from common.rpc import RpcProxy
 from common.schemas import load
 from pricing import domain, store
 from pricing.book import Book

@@ -50,6 +50,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (ServiceUnavailable, 503),
     (base.ServiceTimeout, 504),
     (base.StoreUnavailable, 503),
+    (base.ServiceNotRunning, 503),
     # the gateway's own database or the broker failing under a request: try again
     (psycopg2.OperationalError, 503),
     (psycopg2.InterfaceError, 503),

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from conftest import running_system
+from common.testing import running_system, service_env, start, wait_ready
 
 LIMIT = 2.0
 
@@ -48,3 +48,25 @@ def test_a_stalled_service_is_a_504_within_the_limit(timed):
             break
         time.sleep(0.2)
     assert r.status_code == 200, r.text
+
+
+def test_a_service_that_is_down_is_a_503_at_once_and_back_when_it_is(timed):
+    key = timed.issue_key("sales")
+    auth = {"Authorization": f"Bearer {key}"}
+    base = timed.base_url
+    catalog = timed.procs["catalog"]
+    catalog.kill()
+    catalog.wait(timeout=10)
+    try:
+        started = time.monotonic()
+        r = requests.get(f"{base}/v1/admin/products", headers=auth, timeout=30)
+        assert r.status_code == 503, r.text
+        assert "catalog" in r.json()["detail"] and "not running" in r.json()["detail"]
+        assert time.monotonic() - started < LIMIT  # told at once, not after the whole limit
+        assert requests.get(f"{base}/v1/admin/tiers", headers=auth, timeout=30).status_code == 200
+    finally:
+        env = {**service_env(timed.amqp_uri, timed.database_urls["catalog"],
+                             int(base.rsplit(":", 1)[1])), "RPC_TIMEOUT_SECONDS": str(LIMIT)}
+        timed.procs["catalog"] = start("catalog", env, timed.log_dir)
+    wait_ready(base, [timed.procs["catalog"]])
+    assert requests.get(f"{base}/v1/admin/products", headers=auth, timeout=30).status_code == 200

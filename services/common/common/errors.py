@@ -114,3 +114,9 @@ class StoreUnavailable(ServiceError):
     """A service's database or the broker did not answer (the gateway answers 503; try again)."""
 
     title = "Service unavailable"
+
+
+class ServiceNotRunning(ServiceError):
+    """No process of a service consumes its requests (the gateway answers 503)."""
+
+    title = "Service unavailable"

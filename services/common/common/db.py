@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg2
 import psycopg2.extras
@@ -115,11 +115,21 @@ class KeepingPool(psycopg2.pool.ThreadedConnectionPool):
 
 
 class Database(DependencyProvider):
+    """The container's connection pool. Workers borrow through ``get_dependency``; a thread that
+    borrows outside any worker (the outbox relay) registers with ``add_borrower``.
+
+    nameko stops every dependency provider at once once the workers are done, and kills the
+    container's managed threads only after that: a relay still looping would meet a closed pool
+    (``PoolError``), and that error killed the container, so the process exited 1 on SIGTERM. So
+    ``stop`` first stops the borrowers, each returning only when it holds no connection and will
+    take none, and closes the pool after them."""
+
     def __init__(self, service: str):
         self.service = service
         self.pool = None
         self._tx: dict[int, Transaction] = {}
         self.on_events_committed: list = []  # callbacks, e.g. the outbox relay's wake-up
+        self._borrowers: list[Callable[[], None]] = []
 
     def setup(self):
         config = self.container.config
@@ -127,8 +137,14 @@ class Database(DependencyProvider):
         size = setting(config, "max_workers", 10) + 4
         self.pool = KeepingPool(1, size, url)
 
+    def add_borrower(self, stop: Callable[[], None]) -> None:
+        """``stop`` ends a thread that takes connections outside workers; the pool closes after it."""
+        self._borrowers.append(stop)
+
     def stop(self):
-        if self.pool is not None:
+        for stop_borrower in self._borrowers:
+            stop_borrower()
+        if self.pool is not None and not self.pool.closed:
             self.pool.closeall()
 
     def get_dependency(self, worker_ctx):

@@ -20,7 +20,9 @@ from typing import Any
 import eventlet
 import eventlet.queue
 import psycopg2.extras
+import psycopg2.pool
 import structlog
+from greenlet import GreenletExit
 from nameko.events import EventDispatcher
 
 from common.db import EVENT_WRITERS, Database
@@ -87,16 +89,39 @@ def relay(conn, publish: Callable[[str, dict], None]) -> int:
 
 class OutboxRelay(EventDispatcher):
     """Publishes the service's outbox to ``<service>.events``: woken as soon as a worker commits
-    events, and every ``RELAY_INTERVAL`` as a safety net (events left by a crash, another replica)."""
+    events, and every ``RELAY_INTERVAL`` as a safety net (events left by a crash, another replica).
+
+    On ``stop`` (the container's workers are done by then) it makes one last pass, so what the last
+    workers committed leaves now rather than at the next start, and its thread ends before the
+    Database provider closes the pool (``Database.add_borrower``)."""
 
     def setup(self):
         super().setup()
         self._wake = eventlet.queue.LightQueue()
-        self._database().on_events_committed.append(self.wake)
+        self._stopping = False
+        self._thread = None
+        database = self._database()
+        database.on_events_committed.append(self.wake)
+        database.add_borrower(self.stop_relaying)
 
     def start(self):
         super().start()
-        self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+        self._thread = self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+
+    def stop(self):
+        self.stop_relaying()
+        super().stop()
+
+    def stop_relaying(self) -> None:
+        """Returns once the relay's last pass is over and its thread has ended (twice is fine)."""
+        self._stopping = True
+        self._wake.put(True)
+        thread = self._thread
+        if thread is not None:
+            try:
+                thread.wait()
+            except GreenletExit:  # killed by the container (``kill``): nothing left to wait for
+                pass
 
     def wake(self) -> None:
         self._wake.put(True)
@@ -108,24 +133,42 @@ class OutboxRelay(EventDispatcher):
         return next(p for p in self.container.dependencies if isinstance(p, Database))
 
     def _run(self) -> None:
-        log = structlog.get_logger()
-        while True:
+        while not self._stopping:
             try:
                 self._wake.get(timeout=RELAY_INTERVAL)
             except eventlet.queue.Empty:
                 pass
             while not self._wake.empty():  # many commits, one pass
                 self._wake.get_nowait()
-            pool = self._database().pool
+            self._pass()  # after a stop: the last one
+
+    def _pass(self) -> None:
+        """One relay pass; a failure is logged and the rows stay unpublished until one works."""
+        pool = self._database().pool
+        try:
             conn = pool.getconn()
+        except psycopg2.pool.PoolError:  # every connection busy: the next pass tries again
+            structlog.get_logger().warning("outbox_relay_waiting_for_connection")
+            return
+        except psycopg2.Error:  # the database is down: a new connection could not be opened
+            self._failed()
+            return
+        broken = False
+        try:
+            relay(conn, self._publish)
+        except Exception:
             try:
-                relay(conn, self._publish)
-            except Exception:  # keep relaying; the rows stay unpublished until it works
                 conn.rollback()
-                log.exception("outbox_relay_failed")
-                eventlet.sleep(1)
-            finally:
-                pool.putconn(conn)
+            except psycopg2.Error:
+                broken = True
+            self._failed()
+        finally:
+            pool.putconn(conn, close=broken or conn.closed != 0)
+
+    def _failed(self) -> None:
+        structlog.get_logger().exception("outbox_relay_failed")
+        if not self._stopping:
+            eventlet.sleep(1)
 
     def _publish(self, event_type: str, payload: dict) -> None:
         self.publisher.publish(payload, exchange=self.exchange, routing_key=event_type,

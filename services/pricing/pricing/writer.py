@@ -24,6 +24,7 @@ import psycopg2
 import psycopg2.extras
 from eventlet.event import Event
 from eventlet.queue import Empty, LightQueue
+from greenlet import GreenletExit
 from nameko.extensions import DependencyProvider
 
 from common.config import database_url
@@ -39,6 +40,9 @@ class _Waiting(NamedTuple):
     done: Event
 
 
+_STOP = object()  # handed to the writer's queue by ``stop``
+
+
 class QuoteWriter:
     """Stores quotes for the workers of one container; ``run`` is its one writing green thread."""
 
@@ -46,25 +50,41 @@ class QuoteWriter:
         self._connect = connect_db
         self._conn = None
         self._waiting: LightQueue = LightQueue()
+        self._stopped = False
 
     def store(self, distributor_id: int, body: dict, created_at: datetime,
               inputs_version: int | None = None) -> int | None:
         """The new quote's id once its row is committed; None when ``inputs_version`` is given and
         something the quote was priced from has changed since (nothing is stored then)."""
+        if self._stopped:
+            raise RuntimeError("the quote writer has stopped")
         done = Event()
         self._waiting.put(_Waiting(distributor_id, orjson.dumps(body).decode(), created_at,
                                    inputs_version, done))
         return done.wait()
 
     def run(self) -> None:
-        while True:
-            batch = [self._waiting.get()]
+        """Write batches until ``stop``; what was handed over before it is still written."""
+        stopping = False
+        while not stopping:
+            batch = []
+            quote = self._waiting.get()
             while True:
+                if quote is _STOP:
+                    stopping = True
+                else:
+                    batch.append(quote)
                 try:
-                    batch.append(self._waiting.get_nowait())
+                    quote = self._waiting.get_nowait()
                 except Empty:
                     break
-            self.write(batch)
+            if batch:
+                self.write(batch)
+
+    def stop(self) -> None:
+        """Ask ``run`` to return once it has written every quote handed over so far."""
+        self._stopped = True
+        self._waiting.put(_STOP)
 
     def write(self, batch: list[_Waiting]) -> None:
         """One statement per ``inputs_version`` among ``batch``; every waiting worker hears back."""
@@ -110,14 +130,23 @@ class Quotes(DependencyProvider):
     def start(self) -> None:
         self.thread = self.container.spawn_managed_thread(self.writer.run, identifier="quote_writer")
 
-    def stop(self) -> None:  # after the container's workers have finished: nobody is waiting
+    def stop(self) -> None:
+        """The container's workers have finished: the writer ends its last batch and returns, and
+        only then is its connection closed (never in the middle of a statement)."""
         if self.thread is not None:
-            self.thread.kill()
+            self.writer.stop()
+            try:
+                self.thread.wait()
+            except GreenletExit:
+                pass
             self.thread = None
         self.writer.close()
 
     def kill(self) -> None:
-        self.stop()
+        if self.thread is not None:
+            self.thread.kill()
+            self.thread = None
+        self.writer.close()
 
     def get_dependency(self, worker_ctx) -> QuoteWriter:
         return self.writer

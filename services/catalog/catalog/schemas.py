@@ -53,6 +53,21 @@ class Attributes(fields.Dict):
     (``attributes``, ``products[3].attributes``); the message names the key."""
 
     default_error_messages = {"invalid": "Not a valid object of attributes."}
+    # what OpenAPI 3.0 can say of it (not the keys' length: it has no propertyNames)
+    DOCUMENTED = {
+        "maxProperties": MAX_ATTRIBUTES,
+        "additionalProperties": {"anyOf": [
+            {"type": "string", "maxLength": MAX_ATTRIBUTE_TEXT},
+            {"type": "integer", "minimum": -MAX_ATTRIBUTE_INTEGER, "maximum": MAX_ATTRIBUTE_INTEGER},
+            {"type": "number"},
+            {"type": "boolean"}]},
+        "description": f"at most {MAX_ATTRIBUTES} attributes, each key 1-{MAX_ATTRIBUTE_KEY} "
+                       f"characters, each value a string of at most {MAX_ATTRIBUTE_TEXT} characters, "
+                       "a number or a boolean",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={**self.DOCUMENTED, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):

@@ -23,8 +23,9 @@ $(VENV)/.packages: deploy/packages.txt $(VENV)/.installed
 	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dcm.pth"
 	@touch $@
 
+# every Procfile service under supervisord (deploy/run): one that dies is restarted, Ctrl-C stops all
 run: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(PY) deploy/run
 
 # Tests use the local PostgreSQL and RabbitMQ unless told otherwise; set TEST_PG_URL= and
 # TEST_AMQP_URI= (empty) to have testcontainers start them in Docker instead.

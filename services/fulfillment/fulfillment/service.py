@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import distributors.errors
 import pricing.errors
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 import catalog.errors
@@ -19,6 +18,7 @@ from common.health import check_database
 from common.logs import WorkerLogging
 from common.outbox import OutboxRelay, add_events, first_delivery, new_event
 from common.pagination import page
+from common.rpc import RpcProxy
 from common.schemas import MAX_ID, MAX_MONEY, load
 from fulfillment import domain, store
 from fulfillment.errors import (

@@ -129,6 +129,19 @@ def test_the_largest_price_is_kept(client, sku):
     assert r.status_code == 200 and r.json()["current"]["list_price"] == "9999999999.99", r.text
 
 
+def test_a_quote_worth_more_than_money_holds_is_400_naming_the_quantity(client, system, sku):
+    client["manager"].put(f"/v1/admin/prices/{sku}", json={"list_price": "9999999999.99",
+                                                           "floor_price": "9999999999.99"})
+    _, dist = new_distributor(client, system)
+    one = dist.post("/v1/quotes", json={"lines": [{"sku": sku, "qty": 1}]})
+    assert one.status_code == 201 and one.json()["total"] == "9999999999.99", one.text
+    for _ in range(2):  # the second time from the price book
+        r = dist.post("/v1/quotes", json={"lines": [{"sku": sku, "qty": 1}, {"sku": sku, "qty": 2}]})
+        assert r.status_code == 400 and fields_of(r) == ["lines[1].qty"], r.text
+    r = dist.post("/v1/quotes", json={"lines": [{"sku": sku, "qty": 1}, {"sku": sku, "qty": 1}]})
+    assert r.status_code == 400 and fields_of(r) == ["lines"], r.text
+
+
 @pytest.mark.parametrize("at", ["2030-01-01T00:00:00+17:34", "2030-01-01T00:00:00", "soon"])
 def test_a_retail_price_asked_at_an_impossible_time_is_400(client, sku, at):
     r = client["sales"].get(f"/v1/admin/retail-prices/{sku}", params={"at": at})

@@ -12,6 +12,7 @@ from pricing.errors import IllegalPromotionChange
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
+MAX_AMOUNT = Decimal("9999999999.99")  # SPEC, Hardening rules: money is at most this (MAX_MONEY)
 ZERO = Decimal(0)
 APPROVED, PENDING, REJECTED = "approved", "pending_approval", "rejected"
 
@@ -215,6 +216,17 @@ def quote(lines: Sequence[tuple[str, int]], prices: dict[str, PriceEntry], tier:
     currency = prices[lines[0][0]].currency if lines else "CNY"
     return Quote(tuple(out), sum((line.line_total for line in out), Decimal("0.00")), currency,
                  now + validity)
+
+
+def quote_problems(quote: Quote) -> list[dict[str, str]]:
+    """Money is at most ``MAX_AMOUNT``: a quote worth more is refused, naming the quantity of each
+    line worth more alone, else the lines together. Line totals are never negative, so a total
+    within the bound (the hot path: one comparison) means every line is."""
+    if quote.total <= MAX_AMOUNT:
+        return []
+    errors = [{"field": f"lines[{i}].qty", "message": f"the line total {line.line_total} is above "
+               f"{MAX_AMOUNT}"} for i, line in enumerate(quote.lines) if line.line_total > MAX_AMOUNT]
+    return errors or [{"field": "lines", "message": f"the total {quote.total} is above {MAX_AMOUNT}"}]
 
 
 # ---- parity -------------------------------------------------------------------------------------

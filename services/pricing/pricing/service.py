@@ -110,9 +110,12 @@ def _refusals(inputs: store.QuoteInputs, skus: list[str]) -> list[dict]:
     return errors
 
 
-def _quote_body(inputs: store.QuoteInputs, lines: list[tuple[str, int]], now: datetime,
-                validity: timedelta) -> dict:
-    result = domain.quote(lines, inputs.prices, inputs.tier, inputs.promotions, now, validity)
+def _quote(inputs: store.QuoteInputs, lines: list[tuple[str, int]], now: datetime,
+           validity: timedelta) -> domain.Quote:
+    return domain.quote(lines, inputs.prices, inputs.tier, inputs.promotions, now, validity)
+
+
+def _quote_body(inputs: store.QuoteInputs, result: domain.Quote, now: datetime) -> dict:
     return dump_quote(result, distributor_id=inputs.distributor["id"], tier=inputs.tier.name,
                       price_version=inputs.price_version, created_at=now)
 
@@ -390,12 +393,14 @@ class PricingService:
         now = _now()
         inputs = self.book.inputs(number, skus, now)
         if inputs is not None and not _refusals(inputs, skus):
-            body = _quote_body(inputs, lines, now, validity)
-            quote_id = self.quotes.store(number, body, now, inputs.inputs_version)
-            if quote_id is not None:
-                body["id"] = quote_id
-                return body
-            self.book.forget()  # something it held has changed: read everything again
+            result = _quote(inputs, lines, now, validity)
+            if not domain.quote_problems(result):  # a refusal is made from a fresh read, below
+                body = _quote_body(inputs, result, now)
+                quote_id = self.quotes.store(number, body, now, inputs.inputs_version)
+                if quote_id is not None:
+                    body["id"] = quote_id
+                    return body
+                self.book.forget()  # something it held has changed: read everything again
         # each read is one statement (one snapshot): no BEGIN/COMMIT
         self.db.standalone()
         cur = self.db.cursor()
@@ -408,9 +413,11 @@ class PricingService:
             raise DistributorMayNotQuote(
                 f"distributor {distributor_id} is {inputs.distributor['status']}: it may not quote")
         errors = _refusals(inputs, skus)
+        result = None if errors else _quote(inputs, lines, now, validity)
+        errors = errors or domain.quote_problems(result)
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
-        body = _quote_body(inputs, lines, now, validity)
+        body = _quote_body(inputs, result, now)
         body["id"] = self.quotes.store(number, body, now)
         self.book.learn(number, inputs, now)
         return body

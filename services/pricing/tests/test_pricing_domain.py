@@ -164,6 +164,26 @@ def test_quote_totals_and_validity():
     assert q.valid_until == T0 + H + timedelta(minutes=15)
 
 
+@pytest.mark.parametrize("lines,fields", [
+    ([("BIG", 1)], []),
+    ([("BIG", 1_000_000)], ["lines[0].qty"]),
+    ([("TWL", 2), ("BIG", 2), ("BIG", 3)], ["lines[1].qty", "lines[2].qty"]),
+    ([("HALF", 1), ("HALF", 1)], []),
+    ([("HALF", 1), ("HALF", 1), ("TWL", 1)], ["lines"]),
+])
+def test_a_quote_worth_more_than_money_holds_names_the_quantity(lines, fields):
+    prices = {"BIG": entry(1, "9999999999.99", "9999999999.99", T0, "BIG"),
+              "HALF": entry(2, "4999999999.99", "4999999999.99", T0, "HALF"),
+              "TWL": entry(3, "199.00", "99.00", T0)}
+    q = domain.quote(lines, prices, Tier("gold", D(0)), [], T0 + H, timedelta(minutes=15))
+    assert [e["field"] for e in domain.quote_problems(q)] == fields
+
+
+def test_the_largest_amount_is_the_contracts_money_bound():
+    from common.schemas import MAX_MONEY
+    assert domain.MAX_AMOUNT == MAX_MONEY
+
+
 def test_the_same_quote_inputs_at_the_same_instant_give_the_same_quote():
     prices = {"TWL": entry(1, "199.00", "99.00", T0)}
     make = lambda: domain.quote([("TWL", 7)], prices, GOLD, [promo(1, 10)], T0 + H,  # noqa: E731

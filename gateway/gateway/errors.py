@@ -5,6 +5,7 @@ import distributors.errors
 import fulfillment.errors
 import pricing.errors
 import psycopg2
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
@@ -55,6 +56,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (psycopg2.OperationalError, 503),
     (psycopg2.InterfaceError, 503),
     (KombuOperationalError, 503),
+    (AmqpConnectionError, 503),
     (ConnectionError, 503),
     (RpcTimeout, 503),
     (UnknownService, 503),

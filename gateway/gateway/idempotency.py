@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
+import psycopg2
 from werkzeug.wrappers import Response
 
 from common.errors import Conflict, InvalidInput, Unprocessable
@@ -45,14 +46,26 @@ def run_once(tx, scope: str, key: str, fingerprint: str, ttl_hours: int,
     try:
         response = produce()  # errors arrive as problem responses; 4xx ones are replayed too
     except BaseException:
-        store.release_idempotency_key(tx.cursor(), scope, key)
-        tx.commit()
+        _settle(tx, lambda cur: store.release_idempotency_key(cur, scope, key))
         raise
     if response.status_code >= 500:
-        store.release_idempotency_key(tx.cursor(), scope, key)
+        _settle(tx, lambda cur: store.release_idempotency_key(cur, scope, key))
     else:
         kept = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
-        store.complete_idempotency_key(tx.cursor(), scope, key, response.status_code, kept,
-                                       response.get_data(as_text=True))
-    tx.commit()
+        body = response.get_data(as_text=True)
+        _settle(tx, lambda cur: store.complete_idempotency_key(cur, scope, key,
+                                                               response.status_code, kept, body))
     return response
+
+
+def _settle(tx, write: Callable) -> None:
+    """Record how the request ended. Its effect is done by now, so a connection that died meanwhile
+    (a database restart, a killed backend) must not leave the key "in flight" for the whole lease:
+    once more on a fresh connection."""
+    try:
+        write(tx.cursor())
+        tx.commit()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        tx.release(broken=True)
+        write(tx.cursor())
+        tx.commit()

@@ -338,7 +338,12 @@ class GatewayService:
            tag="fulfilment", summary="Apply stock deltas, all or nothing",
            body=fulfillment_schemas.AdjustmentsSchema, response=fulfillment_schemas.AdjustmentsResultSchema)
     def adjust_stock(self, call, location_id):
-        return self.fulfillment.adjust_stock(call.principal.distributor_id, location_id, call.body)
+        # deltas are not idempotent by nature: the service keeps the caller's key with its answer,
+        # so a retry after a 504/503 (the first attempt may still have been applied) is applied once
+        key = call.headers.get("Idempotency-Key")
+        request_key = f"{call.principal.scope}:{key}" if key else None
+        return self.fulfillment.adjust_stock(call.principal.distributor_id, location_id, call.body,
+                                             request_key)
 
     @route("GET", "/v1/assignments", roles=(DISTRIBUTOR,), tag="fulfilment",
            summary="Your assignments (filter: status)", query=fulfillment_schemas.AssignmentQuerySchema,

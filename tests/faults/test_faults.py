@@ -55,6 +55,14 @@ def until(condition, timeout: float, what: str, interval: float = 0.1):
     raise AssertionError(f"not within {timeout:g} s: {what}")
 
 
+def settled(r: requests.Response | None) -> bool:
+    """An answer a client takes as final: not a 5xx, not silence, and not the 409 that says the same
+    Idempotency-Key is still in flight ("retry shortly")."""
+    if r is None or r.status_code >= 500:
+        return False
+    return not (r.status_code == 409 and "in flight" in r.text)
+
+
 class Api:
     """A client of every gateway in ``base_urls`` (shared: a second gateway joins the list)."""
 
@@ -75,7 +83,7 @@ class Api:
         """Retry one logical request (same body, same idempotency) until a 2xx or a 4xx answer."""
         while True:
             r = self.call(method, path, **kwargs)
-            if r is not None and r.status_code < 500:
+            if settled(r):
                 return r
             if time.monotonic() > deadline:
                 return r
@@ -164,7 +172,7 @@ class Traffic:
         while True:
             r = api.call(method, path, **kwargs)
             self.ledger.saw(r)
-            if r is not None and r.status_code < 500:
+            if settled(r):
                 return r
             if self.stopping.is_set():
                 return api.until_acknowledged(method, path, time.monotonic() + SETTLE_SECONDS, **kwargs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import eventlet
 import psycopg2
 import structlog
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
@@ -25,7 +26,7 @@ QUEUE_HEADER = "x-dcm-queue"
 ERROR_HEADER = "x-dcm-error"
 # the infrastructure being down, not the event being wrong: retried for as long as it takes
 TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, UnknownService,
-             RpcTimeout, KombuOperationalError)
+             RpcTimeout, KombuOperationalError, AmqpConnectionError)
 
 log = structlog.get_logger("common.events")
 
@@ -70,7 +71,15 @@ class Rpc(NamekoRpc):
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = finish_transactions(worker_ctx, exc_info)
         exc_info = unavailable(self.container.service_name, exc_info)
-        return super().handle_result(message, worker_ctx, None if exc_info else result, exc_info)
+        try:
+            return super().handle_result(message, worker_ctx, None if exc_info else result, exc_info)
+        except TRANSIENT as exc:
+            # the broker went away between the work and its reply: the caller times out and may
+            # retry (the work is committed; idempotency keys and deadlines keep a retry safe).
+            # Raising here would kill the whole container for one lost reply.
+            log.warning("rpc_reply_lost", service=self.container.service_name,
+                        method=self.method_name, error=f"{type(exc).__name__}: {exc}")
+            return result, exc_info
 
 
 class EventHandler(NamekoEventHandler):

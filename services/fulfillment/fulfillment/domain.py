@@ -2,6 +2,8 @@
 machine. Deterministic; no I/O; time passed in."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -254,3 +256,9 @@ def retail_total(lines: Iterable[tuple[str, int]], unit_prices: dict[str, str]) 
 
 def timed_out(created_at: datetime, now: datetime, timeout: timedelta = ACCEPT_TIMEOUT) -> bool:
     return now - created_at > timeout
+
+
+def request_fingerprint(location_id: int, payload: dict) -> str:
+    """What a repeated request must match to be the same request: its location and its body."""
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{location_id}:{body}".encode()).hexdigest()

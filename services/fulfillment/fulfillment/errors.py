@@ -1,5 +1,5 @@
 """Exceptions the fulfillment service raises across RPC (``fulfillment.errors.X`` is a contract)."""
-from common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unprocessable
 
 
 class InvalidOrder(InvalidInput):
@@ -36,3 +36,7 @@ class IllegalOrderChange(Conflict):
 
 class DistributorNotActive(Forbidden):
     pass
+
+
+class KeyReused(Unprocessable):
+    title = "Unprocessable"

@@ -26,6 +26,7 @@ from fulfillment.errors import (
     DistributorNotActive,
     IllegalOrderChange,
     InvalidOrder,
+    KeyReused,
     LocationNotFound,
     OrderNotFound,
     StockConflict,
@@ -189,11 +190,27 @@ class FulfillmentService:
                 "rejected": [{**r, "reason": "on_hand would fall below reserved"} for r in rejected]}
 
     @rpc(expected_exceptions=ServiceError)
-    def adjust_stock(self, distributor_id, location_id, payload: dict) -> dict:
-        """Deltas, all or nothing: one that would go below reserved or below 0 refuses them all."""
+    def adjust_stock(self, distributor_id, location_id, payload: dict,
+                     request_key: str | None = None) -> dict:
+        """Deltas, all or nothing: one that would go below reserved or below 0 refuses them all.
+        With ``request_key`` (the caller's Idempotency-Key) they are applied once however often the
+        request arrives: a repeat answers what the first application did."""
         adjustments = load(AdjustmentsSchema, payload)["adjustments"]
         cur = self.db.cursor()
         lid = self._own_location(cur, distributor_id, location_id, writing=True)
+        if request_key is not None:
+            fingerprint = domain.request_fingerprint(lid, payload)
+            first = store.claim_request(cur, request_key, fingerprint)
+            if first is not None:
+                if first["fingerprint"] != fingerprint:
+                    raise KeyReused("this Idempotency-Key was used with a different request")
+                return first["result"]
+        result = self._apply_adjustments(cur, lid, adjustments)
+        if request_key is not None:
+            store.record_request(cur, request_key, result)
+        return result
+
+    def _apply_adjustments(self, cur, lid: int, adjustments: list[dict]) -> dict:
         now, rows = _now(), []
         for i, adj in enumerate(adjustments):
             row = store.apply_adjustment(cur, lid, adj["sku"], adj["delta"], now)

@@ -228,6 +228,24 @@ def apply_adjustment(cur, location_id: int, sku: str, delta: int, now: datetime,
     return cur.fetchone()
 
 
+def claim_request(cur, key: str, fingerprint: str) -> dict | None:
+    """Take ``key`` for this transaction; None if it is new, else what its first application
+    answered (``{"fingerprint", "result"}``). A concurrent first application holds the row until it
+    commits (then its answer is returned) or rolls back (then the key is this one's)."""
+    cur.execute("INSERT INTO applied_requests (key, fingerprint, result, applied_at) "
+                "VALUES (%s, %s, 'null', now()) ON CONFLICT (key) DO NOTHING RETURNING key",
+                (key, fingerprint))
+    if cur.fetchone() is not None:
+        return None
+    cur.execute("SELECT fingerprint, result FROM applied_requests WHERE key = %s", (key,))
+    return cur.fetchone()
+
+
+def record_request(cur, key: str, result: dict) -> None:
+    cur.execute("UPDATE applied_requests SET result = %s WHERE key = %s",
+                (psycopg2.extras.Json(result), key))
+
+
 def current_stock(cur, location_id: int, sku: str) -> dict | None:
     cur.execute("SELECT on_hand, reserved FROM stock WHERE location_id = %s AND sku = %s",
                 (location_id, sku))

@@ -569,3 +569,25 @@ def test_an_order_worth_more_than_money_can_hold_is_refused_and_not_stored(clust
         cur.execute("SELECT count(*) AS n FROM orders")
         assert cur.fetchone()["n"] == 0
     assert place(rpc, "RICH-2", [("GOLD", 1)])["retail_total"] == "9999999999.99"
+
+
+def test_deltas_with_a_request_key_are_applied_once_however_often_they_arrive(cluster):
+    rpc, _, db = cluster
+    did, loc = approved_distributor(rpc, "Once Co")
+    body = {"adjustments": [{"sku": "K", "delta": 5, "reason": "count"}]}
+    first = rpc.fulfillment.adjust_stock(did, loc, body, "distributor:1:key-1")
+    again = [rpc.fulfillment.adjust_stock(did, loc, body, "distributor:1:key-1") for _ in range(3)]
+    assert all(answer == first for answer in again)
+    assert rpc.fulfillment.get_stock(did, loc, {})["items"][0]["on_hand"] == 5
+    with pytest.raises(fulfillment.errors.KeyReused):
+        rpc.fulfillment.adjust_stock(did, loc, {"adjustments": [{"sku": "K", "delta": 6, "reason": "count"}]},
+                                     "distributor:1:key-1")
+    rpc.fulfillment.adjust_stock(did, loc, body, "distributor:1:key-2")  # another key: applied
+    rpc.fulfillment.adjust_stock(did, loc, body)  # no key: applied, as before
+    assert rpc.fulfillment.get_stock(did, loc, {})["items"][0]["on_hand"] == 15
+    with pytest.raises(fulfillment.errors.StockConflict):  # refused: the key is not spent
+        rpc.fulfillment.adjust_stock(did, loc, {"adjustments": [{"sku": "K", "delta": -99, "reason": "count"}]},
+                                     "distributor:1:key-3")
+    rpc.fulfillment.adjust_stock(did, loc, {"adjustments": [{"sku": "K", "delta": -15, "reason": "count"}]},
+                                 "distributor:1:key-3")
+    assert rpc.fulfillment.get_stock(did, loc, {})["items"][0]["on_hand"] == 0

@@ -48,11 +48,24 @@ def _path(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+def _encodable(text: str) -> bool:
+    """JSON may escape a lone surrogate ("\\ud800"); no UTF-8 text, nor PostgreSQL, can hold one."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_value(value: Any, path: str = "", depth: int = 0) -> None:
     """Depth, integer range and NUL characters of a parsed JSON value; raises ``_Refused``."""
     if isinstance(value, str):
         if "\x00" in value:
             raise _Refused(path or "body", "must not contain a NUL character")
+        if not _encodable(value):
+            raise _Refused(path or "body", "must not contain a lone surrogate (\\ud800-\\udfff)")
     elif isinstance(value, bool) or value is None or isinstance(value, float):
         return
     elif isinstance(value, int):
@@ -62,8 +75,8 @@ def check_value(value: Any, path: str = "", depth: int = 0) -> None:
         raise _Refused(path or "body", f"nested deeper than {MAX_DEPTH} levels")
     elif isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
-                raise _Refused(path or "body", "a key must not contain a NUL character")
+            if "\x00" in key or not _encodable(key):
+                raise _Refused(path or "body", "a key must not contain a NUL or a lone surrogate")
             check_value(item, _path(path, key), depth + 1)
     else:
         for index, item in enumerate(value):

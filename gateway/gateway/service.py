@@ -256,7 +256,7 @@ class GatewayService:
         return self.pricing.get_retail_price(sku, call.query)
 
     @route("GET", "/v1/admin/tiers", roles=ADMIN, tag="pricing", summary="Distributor tiers",
-           response=pricing_schemas.TierPageSchema)
+           query=PageQuerySchema, response=pricing_schemas.TierPageSchema)
     def list_tiers(self, call):
         return self.pricing.list_tiers()
 

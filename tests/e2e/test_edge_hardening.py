@@ -58,6 +58,14 @@ def test_a_nul_in_a_key_or_a_top_level_string_names_the_place(client, uniq):
     assert_not_stored(client, uniq)
 
 
+def test_a_lone_surrogate_is_400_naming_the_field(client, uniq):
+    data = json.dumps(product(uniq))[:-1] + ', "attributes": {"note": "a\\ud800b"}}'
+    r = client["sales"].post("/v1/admin/products", data=data,
+                             headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and field_of(r) == "attributes.note"
+    assert_not_stored(client, uniq)
+
+
 @pytest.mark.parametrize("depth", [33, 500, 10_000])
 def test_bodies_nested_deeper_than_32_levels_are_400(client, uniq, depth):
     nested = "[" * depth + "]" * depth
@@ -90,8 +98,9 @@ def test_an_unknown_query_parameter_is_400_naming_it(client):
     r = client["sales"].get("/v1/admin/products?colour=red")
     assert r.status_code == 400 and field_of(r) == "colour"
     assert "status" in r.json()["errors"][0]["message"]  # says what the route takes
-    r = client["sales"].get("/v1/admin/tiers?limit=5")  # a route that takes no parameter at all
+    r = client["sales"].get("/v1/admin/green-channel?limit=5")  # a route that takes none at all
     assert r.status_code == 400 and field_of(r) == "limit"
+    assert client["sales"].get("/v1/admin/tiers?limit=5").status_code == 200  # a list takes them
 
 
 def test_a_repeated_query_parameter_is_400(client):

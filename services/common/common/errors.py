@@ -47,13 +47,19 @@ class Unprocessable(ServiceError):
     title = "Unprocessable"
 
 
+MAX_ID = 2**53 - 1  # JSON integers beyond ±2^53 lose precision in most clients
+
+
 def parse_id(value: Any, not_found: type[ServiceError], what: str) -> int:
-    """Ids arrive as path strings; one that is not a positive integer names nothing (404)."""
-    try:
+    """Ids arrive as path strings; one that is not a positive integer in ASCII digits (``int()``
+    also reads "+7", " 7", "7_0" and "٧" as 7) or is beyond any id we hand out names nothing (404)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
         number = int(value)
-    except (TypeError, ValueError):
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
         number = 0
-    if number <= 0:
+    if not 1 <= number <= MAX_ID:
         raise not_found(f"{what} {value!r} not found")
     return number
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from common.errors import invalid_from_marshmallow
+from common.errors import MAX_ID, invalid_from_marshmallow
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
@@ -96,7 +96,6 @@ def text(max_length: int, **kwargs) -> fields.String:
 # ---- hardening: what the database and the JSON encoder can hold (SPEC, Hardening rules) ----------
 
 MAX_MONEY = Decimal("9999999999.99")
-MAX_ID = 2**53 - 1  # JSON integers beyond ±2^53 lose precision in most clients
 MIN_OFFSET = timedelta(hours=-12)
 MAX_OFFSET = timedelta(hours=14)
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
@@ -101,6 +103,28 @@ def wait_ready(base_url: str, procs: list, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.3)
     raise RuntimeError(f"system not ready: {last.text if last is not None else 'no answer'}")
+
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, message: str | Callable[[], str],
+               interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that; past ``timeout``
+    seconds fail with ``message`` (a string, or a callable for one that shows the last state).
+
+    The predicate is always tried once, and once more at the deadline, so a short timeout never fails
+    a condition that holds. A test waits with this for what it expects, never with a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            text = message() if callable(message) else message
+            raise AssertionError(f"not within {timeout:g} s: {text}")
+        time.sleep(min(interval, remaining))
 
 
 def issue_key(gateway_database_url: str, role: str, channel: str | None = None,

@@ -394,7 +394,9 @@ class GatewayService:
 
     # ---- fulfilment: sales team ------------------------------------------------------------------
 
-    @route("GET", "/v1/admin/orders", roles=ADMIN, tag="orders", summary="Orders (filters: channel, status)",
+    @route("GET", "/v1/admin/orders", roles=ADMIN, tag="orders",
+           summary="Orders (filters: channel, status, external_id, distributor_id, created_from, "
+                   "created_to); no routing explanation in the list",
            query=fulfillment_schemas.OrderQuerySchema, response=fulfillment_schemas.OrderPageSchema)
     def list_orders(self, call):
         return self.fulfillment.list_orders(call.query)

@@ -1,6 +1,13 @@
 """Create a service's database if it is missing and apply its SQL migrations (yoyo-migrations).
 
     python -m common.migrate catalog        # uses DATABASE_URL, else dcm_catalog on localhost
+
+A service that owns events (``common.topology``) first gets the common migrations
+(``common/migrations/``: the outbox and processed-event tables every such service uses, defined once),
+then its own (``<service>/migrations/``), in one run under yoyo's lock. Migration ids are file names
+without the extension, and yoyo records applied ids, so the common files are named ``common_*`` to
+stay distinct from any service's, and are written to be no-ops on a database whose service created
+those tables itself (every database migrated before they existed).
 """
 from __future__ import annotations
 
@@ -13,17 +20,22 @@ import psycopg2
 from psycopg2 import sql
 from yoyo import get_backend, read_migrations
 
+from common import topology
 from common.config import database_url
 
-# which package holds each service's migrations/
-PACKAGES = {"catalog": "catalog", "distributors": "distributors", "pricing": "pricing",
-            "fulfillment": "fulfillment",
-            "gateway": "gateway"}
+COMMON_MIGRATIONS = pathlib.Path(__file__).resolve().parent / "migrations"
 
 
 def migrations_dir(service: str) -> pathlib.Path:
-    package = importlib.import_module(PACKAGES[service])
+    """The service's own migrations: its package's ``migrations/`` (the package is named after it)."""
+    package = importlib.import_module(topology.service(service).name)
     return pathlib.Path(package.__file__).parent / "migrations"
+
+
+def migration_dirs(service: str) -> list[pathlib.Path]:
+    """Every folder of migrations the service's database gets, in the order they apply."""
+    common = [COMMON_MIGRATIONS] if topology.service(service).events else []
+    return [*common, migrations_dir(service)]
 
 
 def ensure_database(url: str) -> None:
@@ -61,7 +73,8 @@ def migrate(service: str, url: str | None = None) -> int:
     url = url or database_url(service)
     ensure_database(url)
     backend = get_backend(url)
-    migrations = read_migrations(str(migrations_dir(service)))
+    # read in the order given; without dependencies between them yoyo applies them in that order
+    migrations = read_migrations(*map(str, migration_dirs(service)))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
@@ -69,8 +82,8 @@ def migrate(service: str, url: str | None = None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in PACKAGES:
-        print(f"usage: python -m common.migrate {{{'|'.join(PACKAGES)}}}", file=sys.stderr)
+    if len(argv) != 1 or argv[0] not in topology.NAMES:
+        print(f"usage: python -m common.migrate {{{'|'.join(topology.NAMES)}}}", file=sys.stderr)
         return 2
     applied = migrate(argv[0])
     print(f"{argv[0]}: {applied} migration(s) applied")

@@ -1,9 +1,12 @@
 """Each service's migrations apply cleanly to an empty database, twice without effect the second time,
-and yield the tables its code uses."""
+and yield the tables its code uses; the outbox tables, defined once in common/migrations, come out the
+same in every service that owns events, on a fresh database and on one migrated before they moved."""
 import psycopg2
 import pytest
+from yoyo import get_backend, read_migrations
 
-from common.migrate import migrate
+from common import topology
+from common.migrate import COMMON_MIGRATIONS, ensure_database, migrate, migrations_dir
 from common.testing import fresh_database
 
 EXPECTED = {
@@ -16,6 +19,49 @@ EXPECTED = {
                     "processed_events"},
     "gateway": {"api_keys", "idempotency_keys"},
 }
+OUTBOX_TABLES = ("outbox", "processed_events")
+OUTBOX_COLUMNS = {
+    "outbox": [("id", "bigint", "NO"), ("event_id", "uuid", "NO"), ("event_type", "text", "NO"),
+               ("payload", "jsonb", "NO"), ("occurred_at", "timestamp with time zone", "NO"),
+               ("published_at", "timestamp with time zone", "YES")],
+    "processed_events": [("consumer", "text", "NO"), ("event_id", "uuid", "NO"),
+                         ("processed_at", "timestamp with time zone", "NO")],
+}
+
+
+def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def tables(url: str) -> set[str]:
+    return {r[0] for r in _query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def schema(url: str, only: tuple[str, ...] | None = None) -> dict[str, list[tuple]]:
+    """Columns, indexes and constraints of the public tables (or of ``only``), comparable across
+    databases (no OIDs, nothing named after the database)."""
+    only = list(only or sorted(tables(url)))
+    return {
+        "columns": _query(url, "SELECT table_name, column_name, data_type, is_nullable, column_default "
+                               "FROM information_schema.columns WHERE table_schema = 'public' "
+                               "AND table_name = ANY(%s) ORDER BY table_name, ordinal_position", (only,)),
+        "indexes": _query(url, "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                               "WHERE schemaname = 'public' AND tablename = ANY(%s) ORDER BY 1, 2", (only,)),
+        "constraints": _query(url, "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+                                   "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                                   "WHERE n.nspname = 'public' AND c.conrelid::regclass::text = ANY(%s) "
+                                   "ORDER BY 1, 2", (only,)),
+    }
+
+
+def test_every_service_is_covered():
+    assert set(EXPECTED) == set(topology.NAMES)
 
 
 @pytest.mark.parametrize("service", sorted(EXPECTED))
@@ -23,9 +69,56 @@ def test_migrations_apply_to_an_empty_database(pg_server, service):
     url = fresh_database(pg_server, f"dcm_test_migrate_{service}", None)
     assert migrate(service, url) >= 1
     assert migrate(service, url) == 0
-    conn = psycopg2.connect(url)
+    assert EXPECTED[service] <= tables(url)
+
+
+@pytest.fixture(scope="module")
+def migrated(pg_server):
+    """A freshly migrated database of every service."""
+    return {s: fresh_database(pg_server, f"dcm_test_migrated_{s}", s) for s in topology.NAMES}
+
+
+def test_the_outbox_tables_are_the_same_in_every_service_that_owns_events(migrated):
+    assert len(topology.BACKENDS) > 1
+    first, *others = topology.BACKENDS
+    reference = schema(migrated[first], OUTBOX_TABLES)
+    columns = {t: [c[1:4] for c in reference["columns"] if c[0] == t] for t in OUTBOX_TABLES}
+    assert columns == OUTBOX_COLUMNS
+    assert {i[1] for i in reference["indexes"]} >= {"outbox_unpublished_idx"}
+    for service in others:
+        assert schema(migrated[service], OUTBOX_TABLES) == reference, service
+
+
+def test_a_service_without_events_gets_no_outbox(migrated):
+    for service in set(topology.NAMES) - set(topology.BACKENDS):
+        assert not set(OUTBOX_TABLES) & tables(migrated[service]), service
+
+
+@pytest.mark.parametrize("service", topology.BACKENDS)
+def test_the_common_migrations_apply_first(migrated, service):
+    applied = [r[0] for r in _query(migrated[service], "SELECT migration_id FROM _yoyo_migration "
+                                                       "ORDER BY applied_at_utc, migration_id")]
+    common = sorted(p.stem for p in COMMON_MIGRATIONS.glob("*.sql"))
+    assert common and applied[:len(common)] == common
+    assert set(applied[len(common):]) == {p.stem for p in migrations_dir(service).glob("*.sql")}
+
+
+@pytest.mark.parametrize("service", topology.BACKENDS)
+def test_a_database_migrated_before_the_outbox_moved_to_common_upgrades_to_the_same_schema(
+        pg_server, migrated, service):
+    """Before common/migrations each service's 0001 created the outbox tables itself: such a database
+    has them, and yoyo's history has the service's migrations only. The common migration is then
+    recorded as applied without changing anything."""
+    url = fresh_database(pg_server, f"dcm_test_migrate_legacy_{service}", None)
+    ensure_database(url)
+    backend = get_backend(url)
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(read_migrations(str(migrations_dir(service)))))
+    conn = psycopg2.connect(url)  # what the old 0001 files did, with the same statements
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        tables = {r[0] for r in cur.fetchall()}
+        for path in sorted(COMMON_MIGRATIONS.glob("*.sql")):
+            cur.execute(path.read_text().replace(" IF NOT EXISTS", ""))
     conn.close()
-    assert EXPECTED[service] <= tables
+    before = schema(url)
+    assert migrate(service, url) == len(list(COMMON_MIGRATIONS.glob("*.sql")))
+    assert schema(url) == before == schema(migrated[service])

@@ -1,4 +1,4 @@
--- The catalog's products, its outbox and processed-event table.
+-- The catalog's products (its outbox and processed-event table: common/migrations).
 CREATE TABLE products (
     sku          text PRIMARY KEY,
     name         text NOT NULL,
@@ -16,20 +16,3 @@ CREATE TABLE products (
 );
 CREATE INDEX products_status_idx ON products (status, sku);
 CREATE INDEX products_category_idx ON products (category, sku);
-
-CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    event_id      uuid NOT NULL UNIQUE,
-    event_type    text NOT NULL,
-    payload       jsonb NOT NULL,
-    occurred_at   timestamptz NOT NULL,
-    published_at  timestamptz
-);
-CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
-
-CREATE TABLE processed_events (
-    consumer      text NOT NULL,
-    event_id      uuid NOT NULL,
-    processed_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);

@@ -1,4 +1,5 @@
--- Applications, distributors, their history and locations; outbox and processed events.
+-- Applications, distributors, their history and locations (outbox and processed events:
+-- common/migrations).
 CREATE TABLE applications (
     id                 bigserial PRIMARY KEY,
     status             text NOT NULL CHECK (status IN ('submitted', 'approved', 'rejected')),
@@ -63,20 +64,3 @@ CREATE TABLE locations (
     updated_at         timestamptz NOT NULL
 );
 CREATE INDEX locations_distributor_idx ON locations (distributor_id, id);
-
-CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    event_id      uuid NOT NULL UNIQUE,
-    event_type    text NOT NULL,
-    payload       jsonb NOT NULL,
-    occurred_at   timestamptz NOT NULL,
-    published_at  timestamptz
-);
-CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
-
-CREATE TABLE processed_events (
-    consumer      text NOT NULL,
-    event_id      uuid NOT NULL,
-    processed_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);

@@ -1,5 +1,5 @@
 -- Read models of locations and distributors (fed by the distributors service's events), stock,
--- orders and assignments, the outbox and processed events.
+-- orders and assignments (the outbox and processed events: common/migrations).
 CREATE EXTENSION IF NOT EXISTS cube;
 CREATE EXTENSION IF NOT EXISTS earthdistance;
 
@@ -73,20 +73,3 @@ CREATE TABLE assignments (
 CREATE INDEX assignments_order_idx ON assignments (order_id);
 CREATE INDEX assignments_distributor_idx ON assignments (distributor_id, id);
 CREATE INDEX assignments_open_idx ON assignments (created_at) WHERE status = 'pending';
-
-CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    event_id      uuid NOT NULL UNIQUE,
-    event_type    text NOT NULL,
-    payload       jsonb NOT NULL,
-    occurred_at   timestamptz NOT NULL,
-    published_at  timestamptz
-);
-CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
-
-CREATE TABLE processed_events (
-    consumer      text NOT NULL,
-    event_id      uuid NOT NULL,
-    processed_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);

@@ -1,5 +1,5 @@
 -- List prices (every entry kept), tiers, promotions, the green channel, quotes, observations,
--- the read models of products and distributors, outbox and processed events.
+-- the read models of products and distributors (outbox and processed events: common/migrations).
 CREATE TABLE price_version (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version    bigint NOT NULL
@@ -93,21 +93,4 @@ CREATE TABLE distributors (
     status              text NOT NULL,
     version             integer NOT NULL,
     flagged_for_review  boolean NOT NULL DEFAULT false
-);
-
-CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    event_id      uuid NOT NULL UNIQUE,
-    event_type    text NOT NULL,
-    payload       jsonb NOT NULL,
-    occurred_at   timestamptz NOT NULL,
-    published_at  timestamptz
-);
-CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
-
-CREATE TABLE processed_events (
-    consumer      text NOT NULL,
-    event_id      uuid NOT NULL,
-    processed_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
 );

@@ -1,0 +1,62 @@
+"""The one list of the system's services: their names in start order, the folders of their packages
+and the gateway's port. Every Python place that needs the list reads it from here (migrations, dead
+letters, `make check`, the gateway's readiness, the test system); the files that cannot import Python
+(Procfile, deploy/docker-compose.yml, deploy/packages.txt, ruff.toml, .importlinter) are checked
+against it by tests/test_topology.py, and the Makefile asks `python -m common.topology`.
+
+    python -m common.topology             # catalog|distributors|pricing|fulfillment|gateway
+    python -m common.topology --backends  # catalog|distributors|pricing|fulfillment
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process of the system. Its name is also its package, its module (``<name>.service``),
+    its database (``dcm_<name>``) and its Procfile and compose entry."""
+
+    name: str
+    folder: str  # the folder that holds its package, relative to the repository
+    events: bool = True  # owns an outbox of events (the common migrations) and a dead-letter queue
+    http_port: int | None = None  # the default port it answers HTTP on; only the gateway does
+
+    @property
+    def database(self) -> str:
+        return f"dcm_{self.name}"
+
+
+SERVICES: tuple[Service, ...] = (  # in start order: the gateway last, once everything it calls runs
+    Service("catalog", "services/catalog"),
+    Service("distributors", "services/distributors"),
+    Service("pricing", "services/pricing"),
+    Service("fulfillment", "services/fulfillment"),
+    Service("gateway", "gateway", events=False, http_port=8000),
+)
+SHARED = Service("common", "services/common", events=False)  # infrastructure, not a process
+
+NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+BACKENDS: tuple[str, ...] = tuple(s.name for s in SERVICES if s.events)  # behind the gateway
+PACKAGES: tuple[str, ...] = (SHARED.name, *NAMES)  # every first-party package
+PACKAGE_FOLDERS: tuple[str, ...] = (SHARED.folder, *(s.folder for s in SERVICES))
+
+
+def service(name: str) -> Service:
+    for candidate in SERVICES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def main(argv: list[str]) -> int:
+    if argv not in ([], ["--backends"]):
+        print("usage: python -m common.topology [--backends]", file=sys.stderr)
+        return 2
+    print("|".join(BACKENDS if argv else NAMES))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -21,6 +21,7 @@ from common.errors import InvalidInput, NotFound
 from common.logs import WorkerLogging
 from common.rpc import RpcProxy
 from common.schemas import PageQuerySchema, load
+from common.topology import BACKENDS
 from gateway import apidocs, auth, edge, store
 from gateway import schemas as gateway_schemas
 from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
@@ -37,7 +38,7 @@ register_remote_errors()
 ADMIN = (MANAGER, SALES)
 MANAGER_ONLY = (MANAGER,)
 ANY_ROLE = auth.ROLES
-SERVICES = ("catalog", "distributors", "pricing", "fulfillment")
+SERVICES = BACKENDS  # what /ready asks after
 READY_TIMEOUT = 2.0
 
 log = structlog.get_logger("gateway")

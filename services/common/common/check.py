@@ -26,8 +26,9 @@ from kombu import Connection, Queue
 
 from common.config import DEFAULT_PG
 from common.entrypoints import dead_letter_queue
+from common.topology import BACKENDS
 
-SERVICES = ("catalog", "distributors", "pricing", "fulfillment")
+SERVICES = BACKENDS  # each with its database, outbox and dead-letter queue
 
 STOCK_VS_OPEN_ASSIGNMENTS = """
 WITH open_lines AS (

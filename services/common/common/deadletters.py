@@ -16,8 +16,9 @@ import sys
 from kombu import Connection, Producer, Queue
 
 from common.entrypoints import ATTEMPT_HEADER, ERROR_HEADER, QUEUE_HEADER, dead_letter_queue
+from common.topology import BACKENDS
 
-SERVICES = ("catalog", "distributors", "pricing", "fulfillment")
+SERVICES = BACKENDS  # the services with a dead-letter queue
 
 
 def _broker(amqp_uri: str) -> Connection:

@@ -18,9 +18,10 @@ import psycopg2
 import requests
 
 from common.migrate import drop_database, migrate
+from common.topology import NAMES
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SERVICES = ("catalog", "distributors", "pricing", "fulfillment", "gateway")  # in start order
+SERVICES = NAMES  # in start order
 
 
 def _mgmt(mgmt_url: str):

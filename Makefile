@@ -42,11 +42,11 @@ api-key: venv
 
 # events a service gave up on (see README, "Failed events")
 dead-letters: venv
-	@test -n "$(SERVICE)" || { echo "usage: make dead-letters SERVICE=catalog|distributors|pricing|fulfillment" >&2; exit 2; }
+	@test -n "$(SERVICE)" || { echo "usage: make dead-letters SERVICE=$$($(PY) -m common.topology --backends)" >&2; exit 2; }
 	@$(PY) -m common.deadletters list "$(SERVICE)"
 
 replay-dead-letters: venv
-	@test -n "$(SERVICE)" || { echo "usage: make replay-dead-letters SERVICE=catalog|distributors|pricing|fulfillment" >&2; exit 2; }
+	@test -n "$(SERVICE)" || { echo "usage: make replay-dead-letters SERVICE=$$($(PY) -m common.topology --backends)" >&2; exit 2; }
 	@$(PY) -m common.deadletters replay "$(SERVICE)"
 
 # the running system's invariants across every service's database (docs/operations.md, "make check")
@@ -56,5 +56,7 @@ check: venv
 bench: venv
 	$(PY) bench/catalog_read.py
 
+# ruff, then the import boundaries between our packages (.importlinter; tests/test_boundaries.py runs them too)
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo

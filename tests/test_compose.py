@@ -14,6 +14,8 @@ import pytest
 import yaml
 from jsonschema.validators import validator_for
 
+from common.topology import NAMES, PACKAGES
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 
@@ -113,15 +115,14 @@ def test_every_service_is_health_checked_and_started_in_order():
 
 
 def test_the_package_folders_are_on_the_path_from_one_list():
-    """deploy/packages.txt is the only list: the venv's dcm.pth (make venv) is made from it, the
-    Dockerfile makes the image's from it, and nothing else sets PYTHONPATH."""
+    """deploy/packages.txt (common.topology's folders, tests/test_topology.py) is the only list put on the
+    path: the venv's dcm.pth (make venv) is made from it, the Dockerfile makes the image's from it, and
+    nothing else sets PYTHONPATH."""
     folders = [line for line in (ROOT / "deploy" / "packages.txt").read_text().splitlines()
                if line and not line.startswith("#")]
-    assert {pathlib.Path(f).name for f in folders} == {
-        "common", "catalog", "distributors", "pricing", "fulfillment", "gateway"}
+    assert {pathlib.Path(f).name for f in folders} == set(PACKAGES)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    probe = "import common, catalog.service, distributors.service, pricing.service, " \
-            "fulfillment.service, gateway.service; print(common.__file__)"
+    probe = f"import common, {', '.join(f'{name}.service' for name in NAMES)}; print(common.__file__)"
     out = subprocess.run([sys.executable, "-c", probe], cwd="/", env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 import pytest  # noqa: E402
 
-from common.testing import drop_vhost, fresh_database, make_vhost, truncate_all  # noqa: E402
+from common.migrate import drop_database  # noqa: E402
+from common.testing import RUN_ID, drop_vhost, fresh_database, make_vhost, truncate_all  # noqa: E402
 
 
 def _docker_available() -> bool:
@@ -79,7 +80,9 @@ def _service_database(service: str, reset=None):
 
     @pytest.fixture(scope="session", name=f"{service}_db_url")
     def url(pg_server):
-        return fresh_database(pg_server, f"dcm_test_{service}", service)
+        db_url = fresh_database(pg_server, f"dcm_test_{service}_{RUN_ID}", service)
+        yield db_url
+        drop_database(db_url)
 
     @pytest.fixture(name=f"{service}_db")
     def emptied(request):

@@ -21,6 +21,8 @@ from common.migrate import drop_database, migrate
 from common.topology import NAMES
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+# each test run's databases carry its own id, so two runs on one machine never empty each other's
+RUN_ID = os.environ.get("TEST_RUN_ID") or uuid.uuid4().hex[:6]
 SERVICES = NAMES  # in start order
 
 
@@ -159,10 +161,11 @@ class System:
 
 @contextlib.contextmanager
 def running_system(pg_server, rabbit, log_dir: pathlib.Path, name: str = "e2e", **env: str):
-    """The whole system on databases ``dcm_<name>_<service>`` and a vhost of its own."""
+    """The whole system on databases ``dcm_<name>_<run>_<service>`` (dropped afterwards) and a vhost
+    of its own."""
     vhost = f"dcm_{name}_{uuid.uuid4().hex[:8]}"
     amqp_uri = make_vhost(rabbit, vhost)
-    urls = {s: fresh_database(pg_server, f"dcm_{name}_{s}", None) for s in SERVICES}
+    urls = {s: fresh_database(pg_server, f"dcm_{name}_{RUN_ID}_{s}", None) for s in SERVICES}
     port = free_port()
     sysm = System(f"http://127.0.0.1:{port}", urls, amqp_uri, log_dir)
     try:
@@ -185,3 +188,5 @@ def running_system(pg_server, rabbit, log_dir: pathlib.Path, name: str = "e2e", 
             except subprocess.TimeoutExpired:
                 p.kill()
         drop_vhost(rabbit, vhost)
+        for url in urls.values():
+            drop_database(url)

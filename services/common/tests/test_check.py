@@ -9,12 +9,16 @@ from kombu import Connection, Producer, Queue
 from common.check import SERVICES, check_all
 from common.db import transaction
 from common.entrypoints import dead_letter_queue
-from common.testing import fresh_database, truncate_all
+from common.migrate import drop_database
+from common.testing import RUN_ID, fresh_database, truncate_all
 
 
 @pytest.fixture(scope="module")
 def urls(pg_server):
-    return {s: fresh_database(pg_server, f"dcm_check_{s}", s) for s in SERVICES}
+    made = {s: fresh_database(pg_server, f"dcm_check_{RUN_ID}_{s}", s) for s in SERVICES}
+    yield made
+    for url in made.values():
+        drop_database(url)
 
 
 @pytest.fixture

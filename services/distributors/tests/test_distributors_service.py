@@ -1,6 +1,4 @@
 """The distributors service in a real nameko container on real RabbitMQ and PostgreSQL."""
-import time
-
 import distributors.errors
 import pytest
 from distributors.errors import (
@@ -18,6 +16,7 @@ import common.errors
 from common.db import Database, transaction
 from common.entrypoints import event_handler
 from common.outbox import first_delivery
+from common.testing import wait_until
 
 common.errors.make_deserializable(common.errors, distributors.errors)
 
@@ -67,25 +66,25 @@ def config(amqp_uri, distributors_db):
 
 @pytest.fixture
 def service(config, container_factory):
-    for cls in (DistributorsService, EventRecorder):
-        container_factory(cls, config).start()
+    container_factory(DistributorsService, config).start()
+    # the recorder applies one event at a time, each queue in its order: once a marker sent after
+    # the events under test is recorded, every earlier event on the marker's queue has been applied
+    container_factory(EventRecorder, {**config, "max_workers": 1}).start()
     with ServiceRpcProxy("distributors", config, context_data={"request_id": "req-7"}) as proxy:
         yield proxy
 
 
-def events(config, expected: int, timeout: float = 10.0) -> list[tuple[str, dict]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        with transaction(config["DATABASE_URL"]) as cur:
-            cur.execute("SELECT event_type, payload FROM recorded_events ORDER BY id")
-            rows = [(r["event_type"], r["payload"]) for r in cur.fetchall()]
-        if len(rows) >= expected or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+def events(config, request_id: str) -> list[tuple[str, dict]]:
+    """The events recorded so far that calls made with ``request_id`` caused."""
+    with transaction(config["DATABASE_URL"]) as cur:
+        cur.execute("SELECT event_type, payload FROM recorded_events WHERE payload->>'request_id' = %s "
+                    "ORDER BY id", (request_id,))
+        return [(r["event_type"], r["payload"]) for r in cur.fetchall()]
 
 
-def test_the_whole_lifecycle_dispatches_each_event_once_with_its_fields(service, config):
-    receipt = service.submit_application(application())
+def lifecycle(service, code: str) -> int:
+    """Apply, approve (two locations), suspend, reinstate, change tier, terminate: each event type."""
+    receipt = service.submit_application(application(code))
     assert receipt["status"] == "submitted" and len(receipt["status_token"]) > 20
     approved = service.approve_application(receipt["id"], {"tier": "platinum",
                                                            "service_radius_km": 80}, "manager:1")
@@ -94,13 +93,32 @@ def test_the_whole_lifecycle_dispatches_each_event_once_with_its_fields(service,
     service.change_status(did, "reinstate", {}, "manager:1")
     service.change_tier(did, {"tier": "silver"}, "manager:1")
     service.change_status(did, "terminate", {"reason": "contract ended"}, "manager:2")
-    got = events(config, 7)
-    time.sleep(0.5)
-    got = events(config, 8, timeout=0)
-    kinds = sorted(kind for kind, _ in got)
-    assert kinds == sorted(["distributor_approved", "location_changed", "location_changed",
-                            "distributor_suspended", "distributor_reinstated",
-                            "distributor_tier_changed", "distributor_terminated"])
+    return did
+
+
+def test_the_whole_lifecycle_dispatches_each_event_once_with_its_fields(service, config):
+    def kinds(request_id: str) -> list[str]:
+        return sorted(kind for kind, _ in events(config, request_id))
+
+    did = lifecycle(service, "91350100M000100Y43")
+    wait_until(lambda: len(kinds("req-7")) >= 7, 10.0, lambda: f"7 events; recorded {kinds('req-7')}")
+    # nothing more arrives later: a second distributor's lifecycle (another request id) puts at least
+    # one event behind the first's on each of the recorder's six queues. Whatever the first calls
+    # caused was committed (outbox) or published before their replies, so it is queued ahead of the
+    # markers (the relay publishes in outbox order, confirmed); the recorder applies each queue in
+    # order, so once every marker queue has delivered, nothing of the first lifecycle is left
+    with ServiceRpcProxy("distributors", config, context_data={"request_id": "req-marker"}) as marker:
+        lifecycle(marker, "91110000802100433B")
+    wait_until(lambda: set(kinds("req-marker")) == set(EVENTS), 10.0,
+               lambda: f"a marker on each of {EVENTS}; recorded {kinds('req-marker')}")
+    assert kinds("req-7") == sorted(["distributor_approved", "location_changed", "location_changed",
+                                     "distributor_suspended", "distributor_reinstated",
+                                     "distributor_tier_changed", "distributor_terminated"])
+    with transaction(config["DATABASE_URL"]) as cur:  # and none that lost its request id
+        cur.execute("SELECT count(*) AS n FROM recorded_events "
+                    "WHERE coalesce(payload->>'request_id', '') NOT IN ('req-7', 'req-marker')")
+        assert cur.fetchone()["n"] == 0
+    got = events(config, "req-7")
     by_kind = {kind: payload for kind, payload in got}
     for _kind, payload in got:
         assert payload["event_id"] and payload["occurred_at"] and payload["request_id"] == "req-7"

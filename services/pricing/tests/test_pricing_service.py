@@ -1,7 +1,6 @@
 """The pricing service with the real catalog and distributors services on real RabbitMQ and
 PostgreSQL: its read models follow their events, apply each once and in version order, and a miss is
 resolved by asking the owner."""
-import time
 from datetime import UTC, datetime, timedelta
 
 import distributors.errors
@@ -17,6 +16,7 @@ import catalog.errors
 import common.errors
 from catalog.service import CatalogService
 from common.db import transaction
+from common.testing import wait_until
 
 common.errors.make_deserializable(common.errors, catalog.errors, distributors.errors, pricing.errors)
 
@@ -47,14 +47,17 @@ def gold_distributor(rpc) -> int:
 
 
 def read_model(db, sql, args, until, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
+    """The row ``sql`` reads once ``until(row)`` holds; fails showing the last row after ``timeout``."""
+    last = {}
+
+    def reached() -> bool:
         with transaction(db) as cur:
             cur.execute(sql, args)
-            row = cur.fetchone()
-        if until(row) or time.monotonic() > deadline:
-            return row
-        time.sleep(0.05)
+            last["row"] = cur.fetchone()
+        return bool(until(last["row"]))
+
+    wait_until(reached, timeout, lambda: f"{sql} {args}: the read model still has {last['row']}")
+    return last["row"]
 
 
 def test_a_product_is_priceable_at_once_and_its_discontinuation_is_respected(rpc):
@@ -81,7 +84,10 @@ def test_product_events_apply_once_and_never_go_back_in_version(rpc):
     row = read_model(rpc.pricing_db, "SELECT status, version FROM products WHERE sku = %s", ("B",),
                      lambda r: r is not None)
     dispatch("catalog", "product_updated", older)
-    time.sleep(0.5)
+    # the older event has been handled once its event id is recorded: in the same transaction as
+    # whatever it did to the row
+    read_model(rpc.pricing_db, "SELECT count(*) AS n FROM processed_events WHERE event_id = %s",
+               (older["event_id"],), lambda r: r["n"] == 1)
     with transaction(rpc.pricing_db) as cur:
         cur.execute("SELECT status, version FROM products WHERE sku = 'B'")
         row = cur.fetchone()
@@ -232,8 +238,17 @@ def test_quotes_reflect_every_change_acknowledged_before_them_while_the_price_bo
                                  "effective_from": effective.isoformat()}, "m")
     assert [line["list_price"] for line in quote()["lines"]] == ["300.00", "200.00"]
     quote()
-    time.sleep(max(0.0, (effective - datetime.now(UTC)).total_seconds()) + 0.05)
-    assert [line["list_price"] for line in quote()["lines"]] == ["300.00", "400.00"]
+
+    def priced_at_its_instant() -> bool:
+        """Quote until the new price shows; every answer has the price of the instant it was made."""
+        answer = quote()
+        new = datetime.fromisoformat(answer["created_at"]) >= effective
+        assert [line["list_price"] for line in answer["lines"]] == \
+            ["300.00", "400.00" if new else "200.00"], answer["created_at"]
+        return new
+
+    wait_until(priced_at_its_instant, (effective - datetime.now(UTC)).total_seconds() + 5,
+               "a quote made after the scheduled instant")
 
     # a discontinuation, arriving by the catalog's event
     rpc.catalog.discontinue_product("K2", "m")
@@ -261,10 +276,8 @@ def test_three_violations_flag_the_distributor_in_the_distributors_service(rpc):
     assert result["flagged_for_review"] is True
     for query in ({"seller": str(did)}, {"seller": f"0{did}"}, {"distributor_id": str(did)}):
         assert len(rpc.pricing.list_violations(query)["items"]) == 3
-    deadline = time.monotonic() + 5
-    while not rpc.distributors.get_distributor(did)["flagged_for_review"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: rpc.distributors.get_distributor(did)["flagged_for_review"], 5,
+               "distributor_flagged did not reach the distributors service")
     with pytest.raises(InvalidPricing):
         rpc.pricing.record_observation({
             "channel": "douyin", "seller": "424242", "sku": "F", "observed_price": "80.00",

@@ -23,13 +23,12 @@ from datetime import datetime
 
 from nameko.extensions import DependencyProvider
 
-from pricing.domain import PriceEntry, Promotion, Tier
-from pricing.store import QuoteInputs
+from pricing.domain import DistributorState, PriceEntry, ProductState, Promotion, QuoteInputs, Tier
 
 
 @dataclass(frozen=True)
 class _Sku:
-    product: dict
+    product: ProductState
     price: PriceEntry
     promotions: tuple[Promotion, ...]  # the promotions live at ``since`` that cover this SKU
     since: datetime  # the instant read; trusted from here ...
@@ -38,7 +37,7 @@ class _Sku:
 
 @dataclass(frozen=True)
 class _Distributor:
-    distributor: dict
+    distributor: DistributorState
     tier: Tier
 
 
@@ -84,13 +83,13 @@ class PriceBook:
             self.forget()
             self.version, self.price_version = inputs.inputs_version, inputs.price_version
         distributor = inputs.distributor
-        if (distributor is not None and distributor["status"] == "active" and inputs.tier is not None
-                and distributor["tier"] == inputs.tier.name):
+        if (distributor is not None and distributor.status == "active" and inputs.tier is not None
+                and distributor.tier == inputs.tier.name):
             _put(self._distributors, distributor_id, _Distributor(distributor, inputs.tier),
                  self.max_distributors)
         for sku, product in inputs.products.items():
             price = inputs.prices.get(sku)
-            if product["status"] != "active" or price is None:
+            if product.status != "active" or price is None:
                 continue
             covering = tuple(p for p in inputs.promotions if p.covers(sku))
             _put(self._skus, sku, _Sku(product, price, covering, at, inputs.next_change), self.max_skus)

@@ -27,6 +27,28 @@ def pct_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+# ---- read models: what this service keeps of other services' facts ----------------------------
+
+
+class ProductState(NamedTuple):  # a NamedTuple: built for every product a quote reads (hot path)
+    """A product as the catalog's events left it here."""
+
+    sku: str
+    status: str
+    version: int
+    document: dict | None = None  # the catalog's whole document: read for catalog views only
+
+
+class DistributorState(NamedTuple):
+    """A distributor as the distributors service's events left it here, with the parity flag."""
+
+    id: int
+    tier: str
+    status: str
+    version: int
+    flagged_for_review: bool = False
+
+
 # ---- list prices --------------------------------------------------------------------------------
 
 
@@ -94,6 +116,25 @@ def retail_price(list_price: Decimal, promotion: Promotion | None) -> Decimal:
     """list × (1 − discount): the same figure for every channel, online and offline."""
     discount = promotion.discount_pct if promotion else Decimal(0)
     return money(list_price * (1 - discount / HUNDRED))
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """A promotion as recorded: what it is, who created it and who decided it (the admin's view)."""
+
+    id: int
+    name: str
+    discount_pct: Decimal
+    starts_at: datetime
+    ends_at: datetime
+    skus: tuple[str, ...] | None
+    status: str
+    green_channel: bool
+    created_by: str
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +225,22 @@ def wholesale_unit_price(list_price: Decimal, floor_price: Decimal, tier_pct: De
 # ---- quotes -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class QuoteInputs:
+    """Everything a quote reads, taken by one statement and so from one snapshot (or kept by the
+    price book, pricing/book.py)."""
+
+    distributor: DistributorState | None
+    products: dict[str, ProductState]
+    prices: dict[str, PriceEntry]  # the entry in force at the instant asked
+    tier: Tier | None
+    promotions: list[Promotion]
+    price_version: int
+    inputs_version: int | None  # moves with every change to any of the above (migration 0003)
+    next_change: datetime | None  # the next scheduled price or promotion start/end for these SKUs
+    # (both None unless read for the price book)
+
+
 class QuoteLine(NamedTuple):  # immutable like the dataclasses here, and built 3× faster (hot path)
     sku: str
     qty: int
@@ -256,6 +313,25 @@ def check_parity(observed: Decimal, expected: Decimal, tolerance_pct: Decimal = 
     if abs(observed - expected) / expected * HUNDRED <= tolerance_pct:
         return ParityCheck("ok", None, expected, deviation)
     return ParityCheck("violation", BELOW if observed < expected else ABOVE, expected, deviation)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A recorded price observation and what it was found to be."""
+
+    id: int
+    channel: str
+    seller: str  # a distributor id as text, or "brand:<channel>"
+    distributor_id: int | None
+    sku: str
+    observed_price: Decimal
+    observed_at: datetime
+    source_url: str
+    result: str
+    direction: str | None
+    expected_price: Decimal
+    deviation_pct: Decimal | None
+    flagged_for_review: bool  # the seller's flag now, not when it was observed
 
 
 def reaches_flag(violation_times: Iterable[datetime], observed_at: datetime) -> bool:

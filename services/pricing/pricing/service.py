@@ -65,7 +65,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _unsettled(inputs: store.QuoteInputs, skus: list[str], documents: bool = False) -> list[str]:
+def _unsettled(inputs: domain.QuoteInputs, skus: list[str], documents: bool = False) -> list[str]:
     """SKUs the product read model cannot answer for alone, to be asked of the catalog: unknown
     ones (created a moment ago), drafts (maybe activated a moment ago: becoming sellable must be
     visible at once, like a creation) and, for a view, rows kept before documents were. Discontinued
@@ -73,13 +73,13 @@ def _unsettled(inputs: store.QuoteInputs, skus: list[str], documents: bool = Fal
     out = []
     for sku in dict.fromkeys(skus):
         product = inputs.products.get(sku)
-        if (product is None or product["status"] == "draft"
-                or (documents and product.get("document") is None)):
+        if (product is None or product.status == "draft"
+                or (documents and product.document is None)):
             out.append(sku)
     return out
 
 
-def _unit_price(inputs: store.QuoteInputs, sku: str, now: datetime) -> dict | None:
+def _unit_price(inputs: domain.QuoteInputs, sku: str, now: datetime) -> dict | None:
     """One unit at the distributor's tier, as catalog views show it; None while the SKU has no price."""
     price, tier = inputs.prices.get(sku), inputs.tier
     if price is None:
@@ -93,15 +93,15 @@ def _unit_price(inputs: store.QuoteInputs, sku: str, now: datetime) -> dict | No
         "tier_discount_pct": tier.discount_pct})
 
 
-def _refusals(inputs: store.QuoteInputs, skus: list[str]) -> list[dict]:
+def _refusals(inputs: domain.QuoteInputs, skus: list[str]) -> list[dict]:
     """Why these lines cannot be quoted, each naming its line; empty when they can."""
     errors = []
     for i, sku in enumerate(skus):
         product = inputs.products.get(sku)
         if product is None:
             errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
-        elif product["status"] != "active":
-            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product['status']}"})
+        elif product.status != "active":
+            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product.status}"})
         elif sku not in inputs.prices:
             errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
     currencies = {inputs.prices[sku].currency for sku in skus if sku in inputs.prices}
@@ -110,13 +110,13 @@ def _refusals(inputs: store.QuoteInputs, skus: list[str]) -> list[dict]:
     return errors
 
 
-def _quote(inputs: store.QuoteInputs, lines: list[tuple[str, int]], now: datetime,
+def _quote(inputs: domain.QuoteInputs, lines: list[tuple[str, int]], now: datetime,
            validity: timedelta) -> domain.Quote:
     return domain.quote(lines, inputs.prices, inputs.tier, inputs.promotions, now, validity)
 
 
-def _quote_body(inputs: store.QuoteInputs, result: domain.Quote, now: datetime) -> dict:
-    return dump_quote(result, distributor_id=inputs.distributor["id"], tier=inputs.tier.name,
+def _quote_body(inputs: domain.QuoteInputs, result: domain.Quote, now: datetime) -> dict:
+    return dump_quote(result, distributor_id=inputs.distributor.id, tier=inputs.tier.name,
                       price_version=inputs.price_version, created_at=now)
 
 
@@ -138,7 +138,7 @@ class PricingService:
 
     # ---- read models: a miss is resolved by asking the owner, never refused ------------------------
 
-    def _products(self, cur, skus: list[str], fresh: bool = False) -> dict[str, dict]:
+    def _products(self, cur, skus: list[str], fresh: bool = False) -> dict[str, domain.ProductState]:
         """Products by SKU from the read model; a miss (or every SKU, when ``fresh``) is asked of
         the catalog and written back."""
         known = {} if fresh else store.products(cur, skus)
@@ -149,7 +149,7 @@ class PricingService:
             known = store.products(cur, skus)
         return known
 
-    def _distributor(self, cur, distributor_id, fresh: bool = False) -> dict | None:
+    def _distributor(self, cur, distributor_id, fresh: bool = False) -> domain.DistributorState | None:
         """The distributor from the read model; a miss (or always, when ``fresh``) is asked of the
         distributors service and written back."""
         try:
@@ -227,7 +227,7 @@ class PricingService:
         product = self._products(cur, [sku], fresh=True).get(sku)
         if product is None:
             raise ProductUnknown(f"product {sku!r} not found")
-        if product["status"] == "discontinued":
+        if product.status == "discontinued":
             raise ProductNotPriceable(f"product {sku!r} is discontinued")
         store.insert_price(cur, sku, fields, actor, now)
         version = store.bump_price_version(cur)
@@ -341,7 +341,7 @@ class PricingService:
             self._announce_promotion(cur, row)
         return PROMOTION.dump(row)
 
-    def _announce_promotion(self, cur, row: dict) -> None:
+    def _announce_promotion(self, cur, row: domain.PromotionRecord) -> None:
         version = store.bump_price_version(cur)
         add_events(cur, [new_event("promotion_approved", {"promotion": PROMOTION.dump(row),
                                                           "price_version": version})])
@@ -351,7 +351,7 @@ class PricingService:
         params = load(PromotionQuerySchema, query)
         rows = store.list_promotions(self.db.cursor(), params.get("status"),
                                      decode_cursor(params["cursor"]), params["limit"])
-        result = page(rows, params["limit"], key=lambda r: r["id"])
+        result = page(rows, params["limit"], key=lambda r: r.id)
         result["items"] = PROMOTION.dump(result["items"], many=True)
         return result
 
@@ -359,10 +359,10 @@ class PricingService:
     def approve_promotion(self, promotion_id, actor: str) -> dict:
         cur = self.db.cursor()
         number = parse_id(promotion_id, PromotionNotFound, "promotion")
-        row = store.promotion_row(cur, number, for_update=True)
+        row = store.promotion(cur, number, for_update=True)
         if row is None:
             raise PromotionNotFound(f"promotion {promotion_id} not found")
-        domain.decide_promotion(row["status"], domain.APPROVED)
+        domain.decide_promotion(row.status, domain.APPROVED)
         row = store.decide_promotion(cur, number, domain.APPROVED, actor, _now(), None)
         self._announce_promotion(cur, row)
         return PROMOTION.dump(row)
@@ -372,10 +372,10 @@ class PricingService:
         reason = load(PromotionRejectSchema, payload)["reason"]
         cur = self.db.cursor()
         number = parse_id(promotion_id, PromotionNotFound, "promotion")
-        row = store.promotion_row(cur, number, for_update=True)
+        row = store.promotion(cur, number, for_update=True)
         if row is None:
             raise PromotionNotFound(f"promotion {promotion_id} not found")
-        domain.decide_promotion(row["status"], domain.REJECTED)
+        domain.decide_promotion(row.status, domain.REJECTED)
         return PROMOTION.dump(store.decide_promotion(cur, number, domain.REJECTED, actor, _now(), reason))
 
     # ---- distributors' prices -----------------------------------------------------------------
@@ -405,13 +405,13 @@ class PricingService:
         self.db.standalone()
         cur = self.db.cursor()
         inputs = self._inputs(cur, number, skus, now, book=True)
-        if inputs.distributor["status"] != "active":
+        if inputs.distributor.status != "active":
             # before refusing, make sure it was not reinstated a moment ago (that travels by event)
             self._distributor(cur, number, fresh=True)
             inputs = store.quote_inputs(cur, number, skus, now, book=True)
-        if inputs.distributor["status"] != "active":
+        if inputs.distributor.status != "active":
             raise DistributorMayNotQuote(
-                f"distributor {distributor_id} is {inputs.distributor['status']}: it may not quote")
+                f"distributor {distributor_id} is {inputs.distributor.status}: it may not quote")
         errors = _refusals(inputs, skus)
         result = None if errors else _quote(inputs, lines, now, validity)
         errors = errors or domain.quote_problems(result)
@@ -444,12 +444,12 @@ class PricingService:
         now = _now()
         inputs = self._inputs(cur, number, [sku], now, documents=True)
         product = inputs.products.get(sku)
-        if product is None or product["status"] != "active":
+        if product is None or product.status != "active":
             raise ProductUnknown(f"product {sku!r} not found")
-        return {**product["document"], "price": _unit_price(inputs, sku, now)}
+        return {**product.document, "price": _unit_price(inputs, sku, now)}
 
     def _inputs(self, cur, number: int, skus: list[str], now: datetime, *, settle_products: bool = True,
-                documents: bool = False, book: bool = False) -> store.QuoteInputs:
+                documents: bool = False, book: bool = False) -> domain.QuoteInputs:
         """Everything a price needs, in one statement (one snapshot). A read-model miss — the
         distributor, or (``settle_products``) a SKU the read model cannot answer for alone — is asked
         of its owner, and everything is read again in one statement."""
@@ -492,13 +492,13 @@ class PricingService:
         tolerance = Decimal(str(setting(self.config, "PARITY_TOLERANCE_PCT", "0")))
         check = domain.check_parity(fields["observed_price"], expected, tolerance)
         observation_id = store.insert_observation(
-            cur, fields, distributor["id"] if distributor else None, check, actor, _now())
-        if check.result == "violation" and distributor and not distributor["flagged_for_review"]:
+            cur, fields, distributor.id if distributor else None, check, actor, _now())
+        if check.result == "violation" and distributor and not distributor.flagged_for_review:
             times = store.violation_times(cur, fields["seller"], at - domain.FLAG_WINDOW, at)
             if domain.reaches_flag(times, at):
-                store.flag_distributor(cur, distributor["id"])
+                store.flag_distributor(cur, distributor.id)
                 add_events(cur, [new_event("distributor_flagged", {
-                    "distributor_id": distributor["id"], "violations": len(times),
+                    "distributor_id": distributor.id, "violations": len(times),
                     "window_days": domain.FLAG_WINDOW.days, "observed_at": at.isoformat()})])
         return OBSERVATION.dump(store.observation(cur, observation_id))
 
@@ -510,6 +510,6 @@ class PricingService:
             raise InvalidPricing.for_field("cursor", "malformed cursor")
         limit = params.pop("limit")
         rows = store.list_violations(self.db.cursor(), params, after, limit)
-        result = page(rows, limit, key=lambda r: [r["seller"], r["observed_at"].isoformat(), r["id"]])
+        result = page(rows, limit, key=lambda r: [r.seller, r.observed_at.isoformat(), r.id])
         result["items"] = OBSERVATION.dump(result["items"], many=True)
         return result

@@ -1,15 +1,25 @@
-"""Pricing SQL. Rows become domain values at this boundary."""
+"""Pricing SQL. Rows become frozen domain values at this boundary: no row leaves as a dict."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import psycopg2.extras
 
 from common.db import Statement
-from pricing.domain import GreenChannel, PriceEntry, Promotion, Tier, VolumeBreak
+from pricing.domain import (
+    DistributorState,
+    GreenChannel,
+    Observation,
+    PriceEntry,
+    ProductState,
+    Promotion,
+    PromotionRecord,
+    QuoteInputs,
+    Tier,
+    VolumeBreak,
+)
 
 PRICE_COLUMNS = "id, sku, list_price, floor_price, currency, effective_from, set_by, set_at"
 PROMOTION_COLUMNS = ("id, name, discount_pct, starts_at, ends_at, skus, status, green_channel, "
@@ -97,29 +107,38 @@ def _promotion(r: dict) -> Promotion:
                      tuple(r["skus"]) if r["skus"] is not None else None, r["status"])
 
 
-def insert_promotion(cur, fields: dict, status: str, green: bool, actor: str, now: datetime) -> dict:
+def _record(r: dict) -> PromotionRecord:
+    return PromotionRecord(r["id"], r["name"], r["discount_pct"], r["starts_at"], r["ends_at"],
+                           tuple(r["skus"]) if r["skus"] is not None else None, r["status"],
+                           r["green_channel"], r["created_by"], r["created_at"], r["decided_by"],
+                           r["decided_at"], r["reason"])
+
+
+def insert_promotion(cur, fields: dict, status: str, green: bool, actor: str,
+                     now: datetime) -> PromotionRecord:
     cur.execute(
         "INSERT INTO promotions (name, discount_pct, starts_at, ends_at, skus, status, green_channel, "
         f"created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {PROMOTION_COLUMNS}",
         (fields["name"], fields["discount_pct"], fields["starts_at"], fields["ends_at"],
          fields.get("skus"), status, green, actor, now))
-    return cur.fetchone()
+    return _record(cur.fetchone())
 
 
-def promotion_row(cur, promotion_id: int, for_update: bool = False) -> dict | None:
+def promotion(cur, promotion_id: int, for_update: bool = False) -> PromotionRecord | None:
     cur.execute(f"SELECT {PROMOTION_COLUMNS} FROM promotions WHERE id = %s"
                 + (" FOR UPDATE" if for_update else ""), (promotion_id,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return _record(row) if row else None
 
 
 def decide_promotion(cur, promotion_id: int, status: str, actor: str, now: datetime,
-                     reason: str | None) -> dict:
+                     reason: str | None) -> PromotionRecord:
     cur.execute(f"UPDATE promotions SET status = %s, decided_by = %s, decided_at = %s, reason = %s "
                 f"WHERE id = %s RETURNING {PROMOTION_COLUMNS}", (status, actor, now, reason, promotion_id))
-    return cur.fetchone()
+    return _record(cur.fetchone())
 
 
-def list_promotions(cur, status: str | None, after: int | None, limit: int) -> list[dict]:
+def list_promotions(cur, status: str | None, after: int | None, limit: int) -> list[PromotionRecord]:
     where, args = [], []
     if status:
         where.append("status = %s")
@@ -129,7 +148,7 @@ def list_promotions(cur, status: str | None, after: int | None, limit: int) -> l
         args.append(after)
     sql = f"SELECT {PROMOTION_COLUMNS} FROM promotions" + (" WHERE " + " AND ".join(where) if where else "")
     cur.execute(sql + " ORDER BY id LIMIT %s", (*args, limit + 1))
-    return cur.fetchall()
+    return [_record(r) for r in cur.fetchall()]
 
 
 def live_promotions(cur, skus: Iterable[str], at: datetime) -> list[Promotion]:
@@ -138,21 +157,6 @@ def live_promotions(cur, skus: Iterable[str], at: datetime) -> list[Promotion]:
                 "AND starts_at <= %s AND ends_at > %s AND (skus IS NULL OR skus && %s)",
                 (at, at, list(skus)))
     return [_promotion(r) for r in cur.fetchall()]
-
-
-@dataclass(frozen=True)
-class QuoteInputs:
-    """Everything a quote reads, taken by one statement and so from one snapshot."""
-
-    distributor: dict | None
-    products: dict[str, dict]
-    prices: dict[str, PriceEntry]  # the entry in force at the instant asked
-    tier: Tier | None
-    promotions: list[Promotion]
-    price_version: int
-    inputs_version: int | None  # moves with every change to any of the above (migration 0003)
-    next_change: datetime | None  # the next scheduled price or promotion start/end for these SKUs
-    # (both None unless read for the price book)
 
 
 _PRICING_INPUTS = """
@@ -213,8 +217,13 @@ def quote_inputs(cur, distributor_id: int, skus: list[str], at: datetime, *, doc
                   for p in row["promotions"]]
     tier_row = row["tier"]
     tier = _tier({**tier_row, "discount_pct": Decimal(tier_row["discount_pct"])}) if tier_row else None
-    return QuoteInputs(row["distributor"], {p["sku"]: p for p in row["products"]}, prices, tier,
-                       promotions, row["price_version"], row.get("inputs_version"), row.get("next_change"))
+    d = row["distributor"]
+    distributor = (DistributorState(d["id"], d["tier"], d["status"], d["version"], d["flagged_for_review"])
+                   if d is not None else None)
+    products = {p["sku"]: ProductState(p["sku"], p["status"], p["version"], p.get("document"))
+                for p in row["products"]}
+    return QuoteInputs(distributor, products, prices, tier, promotions, row["price_version"],
+                       row.get("inputs_version"), row.get("next_change"))
 
 
 # ---- quotes and observations --------------------------------------------------------------------
@@ -260,10 +269,17 @@ def insert_observation(cur, fields: dict, distributor_id: int | None, check, act
     return cur.fetchone()["id"]
 
 
-def observation(cur, observation_id: int) -> dict:
+def _observation(r: dict) -> Observation:
+    return Observation(r["id"], r["channel"], r["seller"], r["distributor_id"], r["sku"], r["observed_price"],
+                       r["observed_at"], r["source_url"], r["result"], r["direction"], r["expected_price"],
+                       r["deviation_pct"], r["flagged_for_review"])
+
+
+def observation(cur, observation_id: int) -> Observation | None:
     cur.execute(f"SELECT {OBSERVATION_COLUMNS} FROM observations o "
                 "LEFT JOIN distributors d ON d.id = o.distributor_id WHERE o.id = %s", (observation_id,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return _observation(row) if row else None
 
 
 def violation_times(cur, seller: str, since: datetime, until: datetime) -> list[datetime]:
@@ -272,7 +288,7 @@ def violation_times(cur, seller: str, since: datetime, until: datetime) -> list[
     return [r["observed_at"] for r in cur.fetchall()]
 
 
-def list_violations(cur, filters: dict, after: list | None, limit: int) -> list[dict]:
+def list_violations(cur, filters: dict, after: list | None, limit: int) -> list[Observation]:
     """By seller (distributor) and time; the cursor is the last (seller, observed_at, id)."""
     where, args = ["o.result = 'violation'"], []
     if filters.get("distributor_id"):
@@ -289,15 +305,15 @@ def list_violations(cur, filters: dict, after: list | None, limit: int) -> list[
     cur.execute(f"SELECT {OBSERVATION_COLUMNS} FROM observations o "
                 "LEFT JOIN distributors d ON d.id = o.distributor_id WHERE " + " AND ".join(where)
                 + " ORDER BY o.seller, o.observed_at, o.id LIMIT %s", (*args, limit + 1))
-    return cur.fetchall()
+    return [_observation(r) for r in cur.fetchall()]
 
 
 # ---- read models --------------------------------------------------------------------------------
 
 
-def products(cur, skus: Iterable[str]) -> dict[str, dict]:
+def products(cur, skus: Iterable[str]) -> dict[str, ProductState]:
     cur.execute("SELECT sku, status, version FROM products WHERE sku = ANY(%s)", (list(skus),))
-    return {r["sku"]: r for r in cur.fetchall()}
+    return {r["sku"]: ProductState(r["sku"], r["status"], r["version"]) for r in cur.fetchall()}
 
 
 def upsert_product(cur, product: dict) -> None:
@@ -310,10 +326,11 @@ def upsert_product(cur, product: dict) -> None:
                 (product["sku"], product["status"], product["version"], psycopg2.extras.Json(product)))
 
 
-def distributor(cur, distributor_id: int) -> dict | None:
+def distributor(cur, distributor_id: int) -> DistributorState | None:
     cur.execute("SELECT id, tier, status, version, flagged_for_review FROM distributors WHERE id = %s",
                 (distributor_id,))
-    return cur.fetchone()
+    r = cur.fetchone()
+    return DistributorState(r["id"], r["tier"], r["status"], r["version"], r["flagged_for_review"]) if r else None
 
 
 def upsert_distributor(cur, distributor_id: int, tier: str, status: str, version: int) -> None:

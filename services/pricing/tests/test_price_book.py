@@ -5,12 +5,11 @@ from decimal import Decimal as D
 
 from pricing import domain
 from pricing.book import PriceBook
-from pricing.domain import PriceEntry, Promotion, Tier, VolumeBreak
-from pricing.store import QuoteInputs
+from pricing.domain import DistributorState, PriceEntry, ProductState, Promotion, QuoteInputs, Tier, VolumeBreak
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 GOLD = Tier("gold", D(35), (VolumeBreak(10, D(2)),))
-DIST = {"id": 7, "tier": "gold", "status": "active", "version": 1, "flagged_for_review": False}
+DIST = DistributorState(7, "gold", "active", 1, False)
 
 
 def price(sku: str, list_price: str = "100.00") -> PriceEntry:
@@ -21,8 +20,7 @@ def read(version: int = 5, skus=("A", "B"), promotions=(), next_change=None, dis
          statuses=None, tier=GOLD) -> QuoteInputs:
     """What ``store.quote_inputs`` gives for ``skus`` at inputs_version ``version``."""
     statuses = statuses or {}
-    return QuoteInputs(distributor, {s: {"sku": s, "status": statuses.get(s, "active"), "version": 1}
-                                     for s in skus},
+    return QuoteInputs(distributor, {s: ProductState(s, statuses.get(s, "active"), 1) for s in skus},
                        {s: price(s) for s in skus if statuses.get(s) != "unpriced"}, tier,
                        list(promotions), 3, version, next_change)
 
@@ -93,8 +91,8 @@ def test_only_what_a_quote_can_be_priced_from_is_kept():
     assert book.inputs(7, ["A"], T0) is not None
     for sku in ("D", "X", "U"):
         assert book.inputs(7, [sku], T0) is None
-    for distributor, tier in (({**DIST, "status": "suspended"}, GOLD), (DIST, None),
-                              ({**DIST, "tier": "silver"}, GOLD)):
+    for distributor, tier in ((DIST._replace(status="suspended"), GOLD), (DIST, None),
+                              (DIST._replace(tier="silver"), GOLD)):
         other = PriceBook()
         other.learn(7, read(distributor=distributor, tier=tier), T0)
         assert other.inputs(7, ["A"], T0) is None
@@ -103,7 +101,7 @@ def test_only_what_a_quote_can_be_priced_from_is_kept():
 def test_the_book_stays_within_its_bounds_dropping_the_oldest_pieces():
     book = PriceBook(max_skus=3, max_distributors=2)
     for i in range(5):
-        book.learn(i, read(skus=(f"S{i}",), distributor={**DIST, "id": i}), T0)
+        book.learn(i, read(skus=(f"S{i}",), distributor=DIST._replace(id=i)), T0)
     assert len(book) == 3 + 2
     assert book.inputs(4, ["S4", "S3", "S2"], T0) is not None
     assert book.inputs(4, ["S1"], T0) is None and book.inputs(2, ["S4"], T0) is None

@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from pricing.errors import IllegalPromotionChange
+from pricing.errors import DistributorMayNotQuote, IllegalPromotionChange, ProductNotPriceable, ProductUnknown
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 MAX_AMOUNT = Decimal("9999999999.99")  # SPEC, Hardening rules: money is at most this (MAX_MONEY)
 ZERO = Decimal(0)
 APPROVED, PENDING, REJECTED = "approved", "pending_approval", "rejected"
+ACTIVE, DRAFT, DISCONTINUED = "active", "draft", "discontinued"  # a product's status, as the catalog's
+CLOCK_SKEW = timedelta(minutes=1)  # how far a client's clock may be from ours
 
 
 def money(amount: Decimal) -> Decimal:
@@ -39,6 +41,26 @@ class ProductState(NamedTuple):  # a NamedTuple: built for every product a quote
     document: dict | None = None  # the catalog's whole document: read for catalog views only
 
 
+def require_priceable(product: ProductState | None, sku: str) -> None:
+    """A list price may be set for any product the catalog knows that is not discontinued."""
+    if product is None:
+        raise ProductUnknown(f"product {sku!r} not found")
+    if product.status == DISCONTINUED:
+        raise ProductNotPriceable(f"product {sku!r} is discontinued")
+
+
+def viewable(product: ProductState | None) -> bool:
+    """A distributor sees active products only; drafts and discontinued ones are not found."""
+    return product is not None and product.status == ACTIVE
+
+
+def unknown_skus(skus: Sequence[str], known: Iterable[str]) -> list[dict[str, str]]:
+    """A promotion names only SKUs the catalog knows."""
+    known = set(known)
+    return [{"field": f"skus[{i}]", "message": f"unknown SKU {sku!r}"}
+            for i, sku in enumerate(skus) if sku not in known]
+
+
 class DistributorState(NamedTuple):
     """A distributor as the distributors service's events left it here, with the parity flag."""
 
@@ -47,6 +69,12 @@ class DistributorState(NamedTuple):
     status: str
     version: int
     flagged_for_review: bool = False
+
+
+def require_may_quote(distributor: DistributorState) -> None:
+    """Only an active distributor may quote (a suspended or terminated one may not)."""
+    if distributor.status != ACTIVE:
+        raise DistributorMayNotQuote(f"distributor {distributor.id} is {distributor.status}: it may not quote")
 
 
 # ---- list prices --------------------------------------------------------------------------------
@@ -79,6 +107,21 @@ def price_problems(list_price: Decimal, floor_price: Decimal) -> list[dict[str, 
     if floor_price > list_price:
         errors.append({"field": "floor_price", "message": "must not exceed list_price"})
     return errors
+
+
+def price_change_problems(list_price: Decimal, floor_price: Decimal, effective_from: datetime,
+                          now: datetime) -> list[dict[str, str]]:
+    """``price_problems``, and a price takes effect now or later, never in the past (beyond the
+    clocks' skew)."""
+    errors = price_problems(list_price, floor_price)
+    if effective_from < now - CLOCK_SKEW:
+        errors.append({"field": "effective_from", "message": "must not be in the past"})
+    return errors
+
+
+def scheduled_prices(entries: Iterable[PriceEntry], now: datetime) -> list[PriceEntry]:
+    """The entries that take effect after ``now``."""
+    return [e for e in entries if e.effective_from > now]
 
 
 # ---- promotions and the retail price ------------------------------------------------------------
@@ -116,6 +159,28 @@ def retail_price(list_price: Decimal, promotion: Promotion | None) -> Decimal:
     """list × (1 − discount): the same figure for every channel, online and offline."""
     discount = promotion.discount_pct if promotion else Decimal(0)
     return money(list_price * (1 - discount / HUNDRED))
+
+
+class RetailPrice(NamedTuple):
+    """What a consumer pays for one unit of ``sku`` at ``at``, and the promotion that sets it."""
+
+    sku: str
+    at: datetime
+    list_price: Decimal
+    currency: str
+    retail_price: Decimal
+    promotion: Promotion | None
+
+
+def retail(entries: Iterable[PriceEntry], promotions: Iterable[Promotion], sku: str,
+           at: datetime) -> RetailPrice | None:
+    """The retail price of ``sku`` at ``at``; None while it has no list price in force."""
+    price = price_in_force(entries, at)
+    if price is None:
+        return None
+    promotion = best_promotion(promotions, sku, at)
+    return RetailPrice(sku, at, price.list_price, price.currency, retail_price(price.list_price, promotion),
+                       promotion)
 
 
 @dataclass(frozen=True)
@@ -275,6 +340,67 @@ def quote(lines: Sequence[tuple[str, int]], prices: dict[str, PriceEntry], tier:
                  now + validity)
 
 
+def unsettled(inputs: QuoteInputs, skus: Iterable[str], documents: bool = False) -> list[str]:
+    """SKUs the product read model cannot answer for alone, to be asked of the catalog: unknown
+    ones (created a moment ago), drafts (maybe activated a moment ago: becoming sellable must be
+    visible at once, like a creation) and, for a view (``documents``), rows kept before documents
+    were. Discontinued is final and active is taken as read: an update arrives by event within
+    milliseconds."""
+    out = []
+    for sku in dict.fromkeys(skus):
+        product = inputs.products.get(sku)
+        if product is None or product.status == DRAFT or (documents and product.document is None):
+            out.append(sku)
+    return out
+
+
+def refusals(inputs: QuoteInputs, skus: Sequence[str]) -> list[dict[str, str]]:
+    """Why these lines cannot be quoted, each naming its line; empty when they can: every SKU known,
+    active and priced, all in one currency."""
+    errors = []
+    for i, sku in enumerate(skus):
+        product = inputs.products.get(sku)
+        if product is None:
+            errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
+        elif product.status != ACTIVE:
+            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product.status}"})
+        elif sku not in inputs.prices:
+            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
+    currencies = {inputs.prices[sku].currency for sku in skus if sku in inputs.prices}
+    if not errors and len(currencies) > 1:
+        errors.append({"field": "lines", "message": f"lines are priced in {sorted(currencies)}"})
+    return errors
+
+
+def quote_from(inputs: QuoteInputs, lines: Sequence[tuple[str, int]], now: datetime,
+               validity: timedelta) -> Quote:
+    """``quote`` from what was read (or kept by the price book) for these lines."""
+    return quote(lines, inputs.prices, inputs.tier, inputs.promotions, now, validity)
+
+
+class UnitPrice(NamedTuple):
+    """One unit at a distributor's tier, as catalog views show it."""
+
+    list_price: Decimal
+    currency: str
+    retail_price: Decimal
+    unit_price: Decimal
+    tier_discount_pct: Decimal
+
+
+def unit_price(inputs: QuoteInputs, sku: str, now: datetime) -> UnitPrice | None:
+    """One unit of ``sku`` at the distributor's tier (a quantity of 1: the volume break for 1);
+    None while the SKU has no price."""
+    price, tier = inputs.prices.get(sku), inputs.tier
+    if price is None:
+        return None
+    return UnitPrice(price.list_price, price.currency,
+                     retail_price(price.list_price, best_promotion(inputs.promotions, sku, now)),
+                     wholesale_unit_price(price.list_price, price.floor_price, tier.discount_pct,
+                                          volume_discount(tier, 1)),
+                     tier.discount_pct)
+
+
 def quote_problems(quote: Quote) -> list[dict[str, str]]:
     """Money is at most ``MAX_AMOUNT``: a quote worth more is refused, naming the quantity of each
     line worth more alone, else the lines together. Line totals are never negative, so a total
@@ -332,6 +458,24 @@ class Observation:
     expected_price: Decimal
     deviation_pct: Decimal | None
     flagged_for_review: bool  # the seller's flag now, not when it was observed
+
+
+BRAND_SELLER_PREFIX = "brand:"
+
+
+def is_brand_seller(seller: str) -> bool:
+    """A brand's own store ("brand:tmall"), as opposed to a distributor (its id as text)."""
+    return seller.startswith(BRAND_SELLER_PREFIX)
+
+
+def observed_in_future(observed_at: datetime, now: datetime) -> bool:
+    return observed_at > now + CLOCK_SKEW
+
+
+def may_flag(check: ParityCheck, distributor: DistributorState | None) -> bool:
+    """Whether this observation could flag its seller: a violation by a distributor not flagged yet
+    (then ``reaches_flag`` decides, from its recent violations)."""
+    return check.result == "violation" and distributor is not None and not distributor.flagged_for_review
 
 
 def reaches_flag(violation_times: Iterable[datetime], observed_at: datetime) -> bool:

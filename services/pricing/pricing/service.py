@@ -21,10 +21,8 @@ from common.schemas import load
 from pricing import domain, store
 from pricing.book import Book
 from pricing.errors import (
-    DistributorMayNotQuote,
     InvalidPricing,
     PriceNotFound,
-    ProductNotPriceable,
     ProductUnknown,
     PromotionNotFound,
     TierNotFound,
@@ -58,61 +56,10 @@ PROMOTION = PromotionSchema()
 TIER = TierSchema()
 OBSERVATION = ObservationResultSchema()
 UNIT_PRICE = UnitPriceSchema()
-CLOCK_SKEW = timedelta(minutes=1)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _unsettled(inputs: domain.QuoteInputs, skus: list[str], documents: bool = False) -> list[str]:
-    """SKUs the product read model cannot answer for alone, to be asked of the catalog: unknown
-    ones (created a moment ago), drafts (maybe activated a moment ago: becoming sellable must be
-    visible at once, like a creation) and, for a view, rows kept before documents were. Discontinued
-    is final and active is taken as read: an update arrives by event within milliseconds."""
-    out = []
-    for sku in dict.fromkeys(skus):
-        product = inputs.products.get(sku)
-        if (product is None or product.status == "draft"
-                or (documents and product.document is None)):
-            out.append(sku)
-    return out
-
-
-def _unit_price(inputs: domain.QuoteInputs, sku: str, now: datetime) -> dict | None:
-    """One unit at the distributor's tier, as catalog views show it; None while the SKU has no price."""
-    price, tier = inputs.prices.get(sku), inputs.tier
-    if price is None:
-        return None
-    return UNIT_PRICE.dump({
-        "list_price": price.list_price, "currency": price.currency,
-        "retail_price": domain.retail_price(price.list_price,
-                                            domain.best_promotion(inputs.promotions, sku, now)),
-        "unit_price": domain.wholesale_unit_price(price.list_price, price.floor_price,
-                                                  tier.discount_pct, domain.volume_discount(tier, 1)),
-        "tier_discount_pct": tier.discount_pct})
-
-
-def _refusals(inputs: domain.QuoteInputs, skus: list[str]) -> list[dict]:
-    """Why these lines cannot be quoted, each naming its line; empty when they can."""
-    errors = []
-    for i, sku in enumerate(skus):
-        product = inputs.products.get(sku)
-        if product is None:
-            errors.append({"field": f"lines[{i}].sku", "message": f"unknown SKU {sku!r}"})
-        elif product.status != "active":
-            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} is {product.status}"})
-        elif sku not in inputs.prices:
-            errors.append({"field": f"lines[{i}].sku", "message": f"{sku!r} has no list price"})
-    currencies = {inputs.prices[sku].currency for sku in skus if sku in inputs.prices}
-    if not errors and len(currencies) > 1:
-        errors.append({"field": "lines", "message": f"lines are priced in {sorted(currencies)}"})
-    return errors
-
-
-def _quote(inputs: domain.QuoteInputs, lines: list[tuple[str, int]], now: datetime,
-           validity: timedelta) -> domain.Quote:
-    return domain.quote(lines, inputs.prices, inputs.tier, inputs.promotions, now, validity)
 
 
 def _quote_body(inputs: domain.QuoteInputs, result: domain.Quote, now: datetime) -> dict:
@@ -217,18 +164,13 @@ class PricingService:
         fields = load(PriceSetSchema, payload)
         now = _now()
         fields.setdefault("effective_from", now)
-        errors = domain.price_problems(fields["list_price"], fields["floor_price"])
-        if fields["effective_from"] < now - CLOCK_SKEW:
-            errors.append({"field": "effective_from", "message": "must not be in the past"})
+        errors = domain.price_change_problems(fields["list_price"], fields["floor_price"],
+                                              fields["effective_from"], now)
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
         cur = self.db.cursor()
         # a price change is rare and must see a discontinuation acknowledged a moment ago
-        product = self._products(cur, [sku], fresh=True).get(sku)
-        if product is None:
-            raise ProductUnknown(f"product {sku!r} not found")
-        if product.status == "discontinued":
-            raise ProductNotPriceable(f"product {sku!r} is discontinued")
+        domain.require_priceable(self._products(cur, [sku], fresh=True).get(sku), sku)
         store.insert_price(cur, sku, fields, actor, now)
         version = store.bump_price_version(cur)
         add_events(cur, [new_event("price_changed", {
@@ -248,7 +190,7 @@ class PricingService:
         entries = store.price_entries(cur, [sku])[sku]
         current = domain.price_in_force(entries, now)
         return {"sku": sku, "current": PRICE_ENTRY.dump(current) if current else None,
-                "scheduled": PRICE_ENTRY.dump([e for e in entries if e.effective_from > now], many=True),
+                "scheduled": PRICE_ENTRY.dump(domain.scheduled_prices(entries, now), many=True),
                 "history": PRICE_ENTRY.dump(entries, many=True),
                 "price_version": store.price_version(cur)}
 
@@ -272,15 +214,12 @@ class PricingService:
         promotions = store.live_promotions(cur, skus, at)
         out = {}
         for sku in skus:
-            price = domain.price_in_force(entries[sku], at)
-            if price is None:
+            retail = domain.retail(entries[sku], promotions, sku, at)
+            if retail is None:
                 if missing_ok:
                     continue
                 raise PriceNotFound(f"no list price for {sku!r} in force at {at.isoformat()}")
-            promotion = domain.best_promotion(promotions, sku, at)
-            out[sku] = RetailPriceSchema().dump({
-                "sku": sku, "at": at, "list_price": price.list_price, "currency": price.currency,
-                "retail_price": domain.retail_price(price.list_price, promotion), "promotion": promotion})
+            out[sku] = RetailPriceSchema().dump(retail)
         return out
 
     # ---- tiers and the green channel ----------------------------------------------------------
@@ -326,9 +265,7 @@ class PricingService:
         errors = domain.promotion_problems(fields["discount_pct"], fields["starts_at"], fields["ends_at"])
         cur = self.db.cursor()
         if fields.get("skus"):
-            known = self._products(cur, fields["skus"])
-            errors += [{"field": f"skus[{i}]", "message": f"unknown SKU {sku!r}"}
-                       for i, sku in enumerate(fields["skus"]) if sku not in known]
+            errors += domain.unknown_skus(fields["skus"], self._products(cur, fields["skus"]))
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
         limits = store.green_channel(cur)
@@ -392,8 +329,8 @@ class PricingService:
         validity = timedelta(minutes=setting(self.config, "QUOTE_VALIDITY_MINUTES", 15))
         now = _now()
         inputs = self.book.inputs(number, skus, now)
-        if inputs is not None and not _refusals(inputs, skus):
-            result = _quote(inputs, lines, now, validity)
+        if inputs is not None and not domain.refusals(inputs, skus):
+            result = domain.quote_from(inputs, lines, now, validity)
             if not domain.quote_problems(result):  # a refusal is made from a fresh read, below
                 body = _quote_body(inputs, result, now)
                 quote_id = self.quotes.store(number, body, now, inputs.inputs_version)
@@ -405,15 +342,13 @@ class PricingService:
         self.db.standalone()
         cur = self.db.cursor()
         inputs = self._inputs(cur, number, skus, now, book=True)
-        if inputs.distributor.status != "active":
+        if inputs.distributor.status != domain.ACTIVE:
             # before refusing, make sure it was not reinstated a moment ago (that travels by event)
             self._distributor(cur, number, fresh=True)
             inputs = store.quote_inputs(cur, number, skus, now, book=True)
-        if inputs.distributor.status != "active":
-            raise DistributorMayNotQuote(
-                f"distributor {distributor_id} is {inputs.distributor.status}: it may not quote")
-        errors = _refusals(inputs, skus)
-        result = None if errors else _quote(inputs, lines, now, validity)
+        domain.require_may_quote(inputs.distributor)
+        errors = domain.refusals(inputs, skus)
+        result = None if errors else domain.quote_from(inputs, lines, now, validity)
         errors = errors or domain.quote_problems(result)
         if errors:
             raise InvalidPricing(f"{errors[0]['field']}: {errors[0]['message']}", errors)
@@ -431,7 +366,8 @@ class PricingService:
         cur = self.db.cursor()
         now = _now()
         inputs = self._inputs(cur, number, skus, now, settle_products=False)
-        return {sku: price for sku in skus if (price := _unit_price(inputs, sku, now)) is not None}
+        return {sku: UNIT_PRICE.dump(price) for sku in skus
+                if (price := domain.unit_price(inputs, sku, now)) is not None}
 
     @rpc(expected_exceptions=ServiceError)
     def get_catalog_product(self, distributor_id, sku: str) -> dict:
@@ -444,9 +380,10 @@ class PricingService:
         now = _now()
         inputs = self._inputs(cur, number, [sku], now, documents=True)
         product = inputs.products.get(sku)
-        if product is None or product.status != "active":
+        if not domain.viewable(product):
             raise ProductUnknown(f"product {sku!r} not found")
-        return {**product.document, "price": _unit_price(inputs, sku, now)}
+        price = domain.unit_price(inputs, sku, now)
+        return {**product.document, "price": UNIT_PRICE.dump(price) if price is not None else None}
 
     def _inputs(self, cur, number: int, skus: list[str], now: datetime, *, settle_products: bool = True,
                 documents: bool = False, book: bool = False) -> domain.QuoteInputs:
@@ -454,7 +391,7 @@ class PricingService:
         distributor, or (``settle_products``) a SKU the read model cannot answer for alone — is asked
         of its owner, and everything is read again in one statement."""
         inputs = store.quote_inputs(cur, number, skus, now, documents=documents, book=book)
-        unsettled = _unsettled(inputs, skus, documents) if settle_products else []
+        unsettled = domain.unsettled(inputs, skus, documents) if settle_products else []
         if inputs.distributor is None or unsettled:
             if inputs.distributor is None and self._distributor(cur, number) is None:
                 raise NotFound(f"distributor {number} not found")
@@ -475,11 +412,11 @@ class PricingService:
     @rpc(expected_exceptions=ServiceError)
     def record_observation(self, payload: dict, actor: str) -> dict:
         fields = load(ObservationSchema, payload)
-        if fields["observed_at"] > _now() + CLOCK_SKEW:
+        if domain.observed_in_future(fields["observed_at"], _now()):
             raise InvalidPricing.for_field("observed_at", "must not be in the future")
         cur = self.db.cursor()
         distributor = None
-        if not fields["seller"].startswith("brand:"):
+        if not domain.is_brand_seller(fields["seller"]):
             distributor = self._distributor(cur, fields["seller"])
             if distributor is None:
                 raise InvalidPricing.for_field("seller", f"no distributor {fields['seller']}")
@@ -493,7 +430,7 @@ class PricingService:
         check = domain.check_parity(fields["observed_price"], expected, tolerance)
         observation_id = store.insert_observation(
             cur, fields, distributor.id if distributor else None, check, actor, _now())
-        if check.result == "violation" and distributor and not distributor.flagged_for_review:
+        if domain.may_flag(check, distributor):
             times = store.violation_times(cur, fields["seller"], at - domain.FLAG_WINDOW, at)
             if domain.reaches_flag(times, at):
                 store.flag_distributor(cur, distributor.id)

@@ -6,8 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pricing import domain
-from pricing.domain import GreenChannel, PriceEntry, Promotion, Tier, VolumeBreak
-from pricing.errors import IllegalPromotionChange
+from pricing.domain import (
+    DistributorState,
+    GreenChannel,
+    PriceEntry,
+    ProductState,
+    Promotion,
+    QuoteInputs,
+    Tier,
+    VolumeBreak,
+)
+from pricing.errors import DistributorMayNotQuote, IllegalPromotionChange, ProductNotPriceable, ProductUnknown
 
 T0 = datetime(2026, 11, 11, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -221,6 +230,138 @@ def test_the_third_violation_within_30_days_flags():
     # the first one fell out of the 30 days ending at the third
     assert not domain.reaches_flag([T0, T0 + 20 * day, T0 + 30 * day], T0 + 30 * day)
     assert domain.reaches_flag([T0 + timedelta(seconds=1), T0 + 20 * day, T0 + 30 * day], T0 + 30 * day)
+
+
+# ---- list prices, products and retail prices as the service decides them ----------------------
+
+def test_a_price_takes_effect_now_or_later_within_the_clocks_skew():
+    assert domain.price_change_problems(D("100.00"), D("50.00"), T0 - domain.CLOCK_SKEW, T0) == []
+    assert domain.price_change_problems(D("100.00"), D("50.00"), T0 - domain.CLOCK_SKEW - H / 3600, T0) == [
+        {"field": "effective_from", "message": "must not be in the past"}]
+    assert [e["field"] for e in domain.price_change_problems(D("50.00"), D("100.00"), T0 - H, T0)] == [
+        "floor_price", "effective_from"]
+
+
+def test_scheduled_prices_are_those_after_now():
+    entries = [entry(1, "100.00", "50.00", T0 - H), entry(2, "110.00", "50.00", T0),
+               entry(3, "120.00", "50.00", T0 + H)]
+    assert domain.scheduled_prices(entries, T0) == [entries[2]]
+
+
+@pytest.mark.parametrize("status,error", [(None, ProductUnknown), ("discontinued", ProductNotPriceable),
+                                          ("draft", None), ("active", None)])
+def test_a_price_may_be_set_for_a_known_product_not_discontinued(status, error):
+    product = None if status is None else ProductState("TWL", status, 1)
+    if error is None:
+        domain.require_priceable(product, "TWL")
+    else:
+        with pytest.raises(error, match="'TWL'"):
+            domain.require_priceable(product, "TWL")
+
+
+@pytest.mark.parametrize("status,viewable", [(None, False), ("draft", False), ("discontinued", False),
+                                             ("active", True)])
+def test_a_distributor_views_active_products_only(status, viewable):
+    assert domain.viewable(None if status is None else ProductState("TWL", status, 1)) is viewable
+
+
+def test_a_promotion_names_known_skus_only():
+    assert domain.unknown_skus(["A", "X", "B", "Y"], {"A": 1, "B": 2}) == [
+        {"field": "skus[1]", "message": "unknown SKU 'X'"}, {"field": "skus[3]", "message": "unknown SKU 'Y'"}]
+
+
+def test_the_retail_price_at_an_instant_names_its_promotion():
+    entries = [entry(1, "199.00", "99.00", T0 - H)]
+    best = promo(2, "20")
+    assert domain.retail(entries, [promo(1, "10"), best], "TWL", T0) == domain.RetailPrice(
+        "TWL", T0, D("199.00"), "CNY", D("159.20"), best)
+    assert domain.retail(entries, [], "TWL", T0).promotion is None
+    assert domain.retail(entries, [], "TWL", T0 - 2 * H) is None  # no list price in force yet
+
+
+# ---- what a quote or a catalog view reads, and what it may refuse ------------------------------
+
+GOLD_35 = Tier("gold", D(35), (VolumeBreak(10, D(2)),))
+ACTIVE_DIST = DistributorState(7, "gold", "active", 1, False)
+
+
+def inputs(products: dict[str, str], prices: dict[str, str] | None = None, promotions=(), currency="CNY",
+           documents: dict | None = None) -> QuoteInputs:
+    """Quote inputs for ``{sku: status}`` priced at ``{sku: list price}`` (floor 50.00)."""
+    documents = documents or {}
+    return QuoteInputs(
+        ACTIVE_DIST, {s: ProductState(s, status, 1, documents.get(s)) for s, status in products.items()},
+        {s: PriceEntry(1, s, D(p), D("50.00"), currency if s != "EUR" else "EUR", T0 - H, "m", T0)
+         for s, p in (prices or {}).items()}, GOLD_35, list(promotions), 3, None, None)
+
+
+def test_unknown_and_draft_skus_are_asked_of_the_catalog_once_each():
+    read = inputs({"A": "active", "D": "draft", "X": "discontinued"})
+    assert domain.unsettled(read, ["A", "N", "D", "N", "X"]) == ["N", "D"]
+
+
+def test_a_view_also_asks_for_a_product_kept_without_its_document():
+    read = inputs({"A": "active", "B": "active"}, documents={"B": {"sku": "B"}})
+    assert domain.unsettled(read, ["A", "B"]) == []
+    assert domain.unsettled(read, ["A", "B"], documents=True) == ["A"]
+
+
+def test_a_quote_is_refused_line_by_line():
+    read = inputs({"A": "active", "D": "draft", "U": "active"}, {"A": "100.00", "D": "100.00"})
+    assert domain.refusals(read, ["A", "N", "D", "U"]) == [
+        {"field": "lines[1].sku", "message": "unknown SKU 'N'"},
+        {"field": "lines[2].sku", "message": "'D' is draft"},
+        {"field": "lines[3].sku", "message": "'U' has no list price"}]
+    assert domain.refusals(read, ["A", "A"]) == []
+
+
+def test_a_quote_is_in_one_currency():
+    read = inputs({"A": "active", "EUR": "active"}, {"A": "100.00", "EUR": "100.00"})
+    assert domain.refusals(read, ["A", "EUR"]) == [
+        {"field": "lines", "message": "lines are priced in ['CNY', 'EUR']"}]
+
+
+def test_a_unit_price_is_one_unit_at_the_tier_with_the_retail_price_beside_it():
+    read = inputs({"V": "active", "W": "active"}, {"V": "199.00"}, promotions=[promo(1, "10", skus=("V",))])
+    assert domain.unit_price(read, "V", T0) == domain.UnitPrice(D("199.00"), "CNY", D("179.10"), D("129.35"),
+                                                                D(35))
+    assert domain.unit_price(read, "W", T0) is None  # not priced yet
+
+
+def test_quote_from_prices_what_was_read():
+    read = inputs({"A": "active"}, {"A": "100.00"})
+    assert domain.quote_from(read, [("A", 10)], T0, 15 * H / 60) == domain.quote(
+        [("A", 10)], read.prices, GOLD_35, [], T0, 15 * H / 60)
+
+
+@pytest.mark.parametrize("status", ["suspended", "terminated"])
+def test_only_an_active_distributor_may_quote(status):
+    domain.require_may_quote(ACTIVE_DIST)
+    with pytest.raises(DistributorMayNotQuote, match=f"distributor 7 is {status}: it may not quote"):
+        domain.require_may_quote(ACTIVE_DIST._replace(status=status))
+
+
+# ---- parity: who observes, and who may be flagged ----------------------------------------------
+
+@pytest.mark.parametrize("seller,brand", [("brand:tmall", True), ("42", False)])
+def test_a_seller_is_a_brand_store_or_a_distributor(seller, brand):
+    assert domain.is_brand_seller(seller) is brand
+
+
+def test_an_observation_may_not_be_from_the_future_beyond_the_clocks_skew():
+    assert not domain.observed_in_future(T0 + domain.CLOCK_SKEW, T0)
+    assert domain.observed_in_future(T0 + domain.CLOCK_SKEW + H / 3600, T0)
+
+
+@pytest.mark.parametrize("result,distributor,may", [
+    ("violation", ACTIVE_DIST, True),
+    ("ok", ACTIVE_DIST, False),
+    ("violation", None, False),  # a brand store
+    ("violation", ACTIVE_DIST._replace(flagged_for_review=True), False),  # flagged already
+])
+def test_only_a_violation_by_an_unflagged_distributor_may_flag_it(result, distributor, may):
+    check = domain.ParityCheck(result, None, D("100.00"), D(0))
+    assert domain.may_flag(check, distributor) is may
 
 
 # ---- properties ---------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import pytest
 from yoyo import get_backend, read_migrations
 
 from common import topology
-from common.migrate import COMMON_MIGRATIONS, ensure_database, migrate, migrations_dir
-from common.testing import fresh_database
+from common.migrate import COMMON_MIGRATIONS, drop_database, ensure_database, migrate, migrations_dir
+from common.testing import RUN_ID, fresh_database
 
 EXPECTED = {
     "catalog": {"products", "outbox", "processed_events"},
@@ -64,9 +64,23 @@ def test_every_service_is_covered():
     assert set(EXPECTED) == set(topology.NAMES)
 
 
+@pytest.fixture
+def empty_database(pg_server):
+    """An empty database of this run's (``dcm_test_migrate_<run>_<name>``), dropped afterwards."""
+    made = []
+
+    def make(name: str) -> str:
+        made.append(fresh_database(pg_server, f"dcm_test_migrate_{RUN_ID}_{name}", None))
+        return made[-1]
+
+    yield make
+    for url in made:
+        drop_database(url)
+
+
 @pytest.mark.parametrize("service", sorted(EXPECTED))
-def test_migrations_apply_to_an_empty_database(pg_server, service):
-    url = fresh_database(pg_server, f"dcm_test_migrate_{service}", None)
+def test_migrations_apply_to_an_empty_database(empty_database, service):
+    url = empty_database(service)
     assert migrate(service, url) >= 1
     assert migrate(service, url) == 0
     assert EXPECTED[service] <= tables(url)
@@ -75,7 +89,10 @@ def test_migrations_apply_to_an_empty_database(pg_server, service):
 @pytest.fixture(scope="module")
 def migrated(pg_server):
     """A freshly migrated database of every service."""
-    return {s: fresh_database(pg_server, f"dcm_test_migrated_{s}", s) for s in topology.NAMES}
+    made = {s: fresh_database(pg_server, f"dcm_test_migrated_{RUN_ID}_{s}", s) for s in topology.NAMES}
+    yield made
+    for url in made.values():
+        drop_database(url)
 
 
 def test_the_outbox_tables_are_the_same_in_every_service_that_owns_events(migrated):
@@ -105,11 +122,11 @@ def test_the_common_migrations_apply_first(migrated, service):
 
 @pytest.mark.parametrize("service", topology.BACKENDS)
 def test_a_database_migrated_before_the_outbox_moved_to_common_upgrades_to_the_same_schema(
-        pg_server, migrated, service):
+        empty_database, migrated, service):
     """Before common/migrations each service's 0001 created the outbox tables itself: such a database
     has them, and yoyo's history has the service's migrations only. The common migration is then
     recorded as applied without changing anything."""
-    url = fresh_database(pg_server, f"dcm_test_migrate_legacy_{service}", None)
+    url = empty_database(f"legacy_{service}")
     ensure_database(url)
     backend = get_backend(url)
     with backend.lock():

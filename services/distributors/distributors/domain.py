@@ -3,10 +3,13 @@ machines. No I/O; time is passed in."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from distributors.errors import DistributorNotActive, IllegalTransition, InvalidApplication
+from distributors.errors import CreditCodeTaken, DistributorNotActive, IllegalTransition, InvalidApplication
 
 # ---- GB 32100-2015 unified social credit code ------------------------------------------------------
 
@@ -18,6 +21,19 @@ def credit_code_check_character(first17: str) -> str:
     """The 18th character: 31 − (Σ value × weight mod 31), with 31 written as 0."""
     total = sum(CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def normalize_credit_code(code: str) -> str:
+    """Codes are compared as written on the licence: upper case, no surrounding blanks."""
+    return code.strip().upper()
+
+
+def require_free_credit_code(code: str, holder: str | None) -> None:
+    """One live holder per code: a submitted application or an active or suspended distributor."""
+    if holder:
+        raise CreditCodeTaken(f"credit code {code} is already held by {holder}",
+                              [{"field": "credit_code", "message": "already held by a live "
+                                "application or distributor"}])
 
 
 def credit_code_problem(code: str) -> str | None:
@@ -48,6 +64,13 @@ def coordinate_problems(lat: float, lon: float, prefix: str) -> list[dict[str, s
     return errors
 
 
+def check_coordinates(lat: float, lon: float) -> None:
+    """A location lies in China."""
+    errors = coordinate_problems(lat, lon, "")
+    if errors:
+        raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+
+
 def screen_application(fields: dict) -> None:
     """Screening that needs no database: the credit code and every location's coordinates."""
     errors = []
@@ -63,6 +86,41 @@ def screen_application(fields: dict) -> None:
 # ---- applications -------------------------------------------------------------------------------
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application as submitted and decided. ``contact`` and ``locations`` are the applicant's
+    documents as given (only the keys they gave)."""
+
+    id: int
+    status: str
+    company_name: str
+    credit_code: str
+    contact: dict[str, Any]
+    address: str
+    province: str
+    city: str
+    locations: tuple[dict[str, Any], ...]
+    requested_tier: str
+    channels: tuple[str, ...]
+    submitted_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    distributor_id: int | None = None
+    status_token_hash: str | None = None  # read only where the applicant's token is checked
+
+
+def hash_status_token(token: str) -> str:
+    """What is kept of the applicant's status token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def status_token_matches(application: Application, token: str | None) -> bool:
+    """Whether ``token`` is the one handed out with ``application`` (compared in constant time)."""
+    return bool(token) and application.status_token_hash is not None and hmac.compare_digest(
+        application.status_token_hash, hash_status_token(token))
 
 
 def decide_application(status: str, decision: str) -> str:
@@ -147,8 +205,35 @@ def require_active(distributor: Distributor) -> None:
             f"distributor {distributor.id} is {distributor.status}: it may read but not change anything")
 
 
+def approval_transition(application_id: int, actor: str, now: datetime) -> Transition:
+    """The first entry of a distributor's history: created active by approving its application."""
+    return Transition("status", None, ACTIVE, actor, now, f"application {application_id} approved")
+
+
+# ---- locations ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Location:
+    id: int
+    distributor_id: int
+    name: str
+    address: str | None
+    lat: float
+    lon: float
+    service_radius_km: float
+    active: bool
+    updated_at: datetime
+
+
 def location_radius(given: float | None, approval_default: float | None) -> float:
     """A location's radius: its own, else the one set at approval, else 50 km."""
     if given is not None:
         return given
     return approval_default if approval_default is not None else DEFAULT_RADIUS_KM
+
+
+def approved_locations(application: Application, default_radius_km: float | None) -> list[dict[str, Any]]:
+    """The application's locations as the distributor's first ones, each with its radius."""
+    return [{**loc, "service_radius_km": location_radius(loc.get("service_radius_km"), default_radius_km)}
+            for loc in application.locations]

@@ -1,8 +1,6 @@
 """Distributors entrypoints: load → read → decide (domain) → write (+ outbox) → dump."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime
 
@@ -17,9 +15,7 @@ from common.schemas import PageQuerySchema, load
 from distributors import domain, store
 from distributors.errors import (
     ApplicationNotFound,
-    CreditCodeTaken,
     DistributorNotFound,
-    InvalidApplication,
     LocationNotFound,
 )
 from distributors.schemas import (
@@ -46,10 +42,6 @@ DISTRIBUTOR_ADMIN = DistributorAdminSchema()
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 
@@ -83,7 +75,7 @@ class DistributorsService:
                                       "actor": actor, "reason": reason})
 
     @staticmethod
-    def _location_event(location: dict, distributor_status: str):
+    def _location_event(location: domain.Location, distributor_status: str):
         return new_event("location_changed", {"location": LOCATION.dump(location),
                                               "distributor_status": distributor_status})
 
@@ -96,17 +88,13 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def submit_application(self, payload: dict) -> dict:
         fields = load(ApplicationSchema, payload)
-        fields["credit_code"] = fields["credit_code"].strip().upper()
+        fields["credit_code"] = domain.normalize_credit_code(fields["credit_code"])
         domain.screen_application(fields)
         cur = self.db.cursor()
         store.lock_credit_code(cur, fields["credit_code"])
-        holder = store.credit_code_holder(cur, fields["credit_code"])
-        if holder:
-            raise CreditCodeTaken(f"credit code {fields['credit_code']} is already held by {holder}",
-                                  [{"field": "credit_code", "message": "already held by a live "
-                                    "application or distributor"}])
+        domain.require_free_credit_code(fields["credit_code"], store.credit_code_holder(cur, fields["credit_code"]))
         token = secrets.token_urlsafe(24)
-        application_id = store.insert_application(cur, fields, _hash_token(token), _now())
+        application_id = store.insert_application(cur, fields, domain.hash_status_token(token), _now())
         return {"id": application_id, "status": domain.SUBMITTED, "status_token": token}
 
     @rpc(expected_exceptions=ServiceError)
@@ -114,8 +102,7 @@ class DistributorsService:
         """The applicant's view; without the right token the application does not exist (404)."""
         number = parse_id(application_id, ApplicationNotFound, "application")
         row = store.get_application(self.db.cursor(), number)
-        if row is None or not token or not hmac.compare_digest(row["status_token_hash"],
-                                                               _hash_token(token)):
+        if row is None or not domain.status_token_matches(row, token):
             raise ApplicationNotFound(f"application {application_id} not found")
         return APPLICATION_VIEW.dump(row)
 
@@ -133,7 +120,7 @@ class DistributorsService:
         after = decode_cursor(params.pop("cursor"))
         limit = params.pop("limit")
         rows = store.list_applications(self.db.cursor(), params, after, limit)
-        result = page(rows, limit, key=lambda r: r["id"])
+        result = page(rows, limit, key=lambda r: r.id)
         result["items"] = APPLICATION_VIEW.dump(result["items"], many=True)
         return result
 
@@ -146,17 +133,13 @@ class DistributorsService:
         application = store.get_application(cur, number, for_update=True)
         if application is None:
             raise ApplicationNotFound(f"application {application_id} not found")
-        domain.decide_application(application["status"], domain.APPROVED)
+        domain.decide_application(application.status, domain.APPROVED)
         now = _now()
-        store.lock_credit_code(cur, application["credit_code"])
+        store.lock_credit_code(cur, application.credit_code)
         distributor = store.insert_distributor(cur, application, decision["tier"], now)
-        locations = [
-            store.insert_location(cur, distributor.id, {
-                **loc, "service_radius_km": domain.location_radius(
-                    loc.get("service_radius_km"), decision.get("service_radius_km"))}, now)
-            for loc in application["locations"]]
-        store.add_history(cur, distributor.id, domain.Transition(
-            "status", None, domain.ACTIVE, actor, now, f"application {number} approved"))
+        locations = [store.insert_location(cur, distributor.id, fields, now)
+                     for fields in domain.approved_locations(application, decision.get("service_radius_km"))]
+        store.add_history(cur, distributor.id, domain.approval_transition(number, actor, now))
         store.decide_application(cur, number, domain.APPROVED, actor, now, None, distributor.id)
         add_events(cur, [self._distributor_event(cur, "distributor_approved", distributor, actor, None)]
                    + [self._location_event(loc, distributor.status) for loc in locations])
@@ -170,7 +153,7 @@ class DistributorsService:
         application = store.get_application(cur, number, for_update=True)
         if application is None:
             raise ApplicationNotFound(f"application {application_id} not found")
-        domain.decide_application(application["status"], domain.REJECTED)
+        domain.decide_application(application.status, domain.REJECTED)
         store.decide_application(cur, number, domain.REJECTED, actor, _now(), reason, None)
         return APPLICATION_VIEW.dump(store.get_application(cur, number))
 
@@ -237,12 +220,10 @@ class DistributorsService:
     def get_location(self, location_id) -> dict:
         """Any location by id, for services that keep a read model of locations."""
         number = parse_id(location_id, LocationNotFound, "location")
-        cur = self.db.cursor()
-        cur.execute("SELECT distributor_id FROM locations WHERE id = %s", (number,))
-        row = cur.fetchone()
-        if row is None:
+        location = store.any_location(self.db.cursor(), number)
+        if location is None:
             raise LocationNotFound(f"location {location_id} not found")
-        return LOCATION.dump(store.get_location(cur, number, row["distributor_id"]))
+        return LOCATION.dump(location)
 
     @rpc(expected_exceptions=ServiceError)
     def list_locations(self, distributor_id, query: dict) -> dict:
@@ -251,14 +232,14 @@ class DistributorsService:
         distributor = self._distributor(cur, distributor_id)
         after = decode_cursor(params["cursor"])
         rows = store.list_locations(cur, distributor.id, after, params["limit"])
-        result = page(rows, params["limit"], key=lambda r: r["id"])
+        result = page(rows, params["limit"], key=lambda r: r.id)
         result["items"] = LOCATION.dump(result["items"], many=True)
         return result
 
     @rpc(expected_exceptions=ServiceError)
     def add_location(self, distributor_id, payload: dict) -> dict:
         fields = load(LocationCreateSchema, payload)
-        self._check_coordinates(fields)
+        domain.check_coordinates(fields["lat"], fields["lon"])
         cur = self.db.cursor()
         distributor = self._distributor(cur, distributor_id, for_update=True)
         domain.require_active(distributor)
@@ -277,18 +258,11 @@ class DistributorsService:
         if location is None:
             raise LocationNotFound(f"location {location_id} not found")
         domain.require_active(distributor)
-        self._check_coordinates({"lat": changes.get("lat", location["lat"]),
-                                 "lon": changes.get("lon", location["lon"])})
+        domain.check_coordinates(changes.get("lat", location.lat), changes.get("lon", location.lon))
         if changes:
             location = store.update_location(cur, number, changes, _now())
             add_events(cur, [self._location_event(location, distributor.status)])
         return LOCATION.dump(location)
-
-    @staticmethod
-    def _check_coordinates(fields: dict) -> None:
-        errors = domain.coordinate_problems(fields["lat"], fields["lon"], "")
-        if errors:
-            raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
 
     # ---- facts other services state about distributors ----------------------------------------
 

@@ -1,4 +1,5 @@
-"""The distributors service's SQL. Rows become domain values or plain dicts at this boundary."""
+"""The distributors service's SQL. Rows become frozen domain values at this boundary: no row leaves
+as a dict."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +7,7 @@ from typing import Any
 
 import psycopg2.extras
 
-from distributors.domain import Distributor, Transition
+from distributors.domain import Application, Distributor, Location, Transition
 
 APPLICATION_COLUMNS = ("id, status, company_name, credit_code, contact, address, province, city, "
                        "locations, requested_tier, channels, submitted_at, decided_at, decided_by, "
@@ -49,10 +50,18 @@ def insert_application(cur, fields: dict[str, Any], token_hash: str, now: dateti
     return cur.fetchone()["id"]
 
 
-def get_application(cur, application_id: int, for_update: bool = False) -> dict | None:
+def _application(r: dict) -> Application:
+    return Application(r["id"], r["status"], r["company_name"], r["credit_code"], r["contact"], r["address"],
+                       r["province"], r["city"], tuple(r["locations"]), r["requested_tier"],
+                       tuple(r["channels"]), r["submitted_at"], r["decided_at"], r["decided_by"], r["reason"],
+                       r["distributor_id"], r.get("status_token_hash"))
+
+
+def get_application(cur, application_id: int, for_update: bool = False) -> Application | None:
     cur.execute(f"SELECT {APPLICATION_COLUMNS}, status_token_hash FROM applications WHERE id = %s"
                 + (" FOR UPDATE" if for_update else ""), (application_id,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return _application(row) if row else None
 
 
 def decide_application(cur, application_id: int, status: str, actor: str, now: datetime,
@@ -75,9 +84,9 @@ def _filtered(columns: str, table: str, filters: dict, after: int | None, limit:
     return sql + " ORDER BY id LIMIT %s", (*args, limit + 1)
 
 
-def list_applications(cur, filters: dict, after: int | None, limit: int) -> list[dict]:
+def list_applications(cur, filters: dict, after: int | None, limit: int) -> list[Application]:
     cur.execute(*_filtered(APPLICATION_COLUMNS, "applications", filters, after, limit))
-    return cur.fetchall()
+    return [_application(r) for r in cur.fetchall()]
 
 
 # ---- distributors -------------------------------------------------------------------------------
@@ -88,13 +97,13 @@ def _distributor(row: dict) -> Distributor:
                        row["province"], row["city"], row["flagged_for_review"], row["version"])
 
 
-def insert_distributor(cur, application: dict, tier: str, now: datetime) -> Distributor:
+def insert_distributor(cur, application: Application, tier: str, now: datetime) -> Distributor:
     cur.execute(
         "INSERT INTO distributors (application_id, company_name, credit_code, tier, status, province, "
         f"city, created_at, updated_at) VALUES (%s, %s, %s, %s, 'active', %s, %s, %s, %s) "
         f"RETURNING {DISTRIBUTOR_COLUMNS}",
-        (application["id"], application["company_name"], application["credit_code"], tier,
-         application["province"], application["city"], now, now))
+        (application.id, application.company_name, application.credit_code, tier,
+         application.province, application.city, now, now))
     return _distributor(cur.fetchone())
 
 
@@ -141,38 +150,52 @@ def history(cur, distributor_ids: list[int]) -> dict[int, list[Transition]]:
 # ---- locations ----------------------------------------------------------------------------------
 
 
-def insert_location(cur, distributor_id: int, fields: dict, now: datetime) -> dict:
+def _location(r: dict) -> Location:
+    return Location(r["id"], r["distributor_id"], r["name"], r["address"], r["lat"], r["lon"],
+                    r["service_radius_km"], r["active"], r["updated_at"])
+
+
+def insert_location(cur, distributor_id: int, fields: dict, now: datetime) -> Location:
     cur.execute(
         "INSERT INTO locations (distributor_id, name, address, lat, lon, service_radius_km, active, "
         f"created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {LOCATION_COLUMNS}",
         (distributor_id, fields["name"], fields.get("address"), fields["lat"], fields["lon"],
          fields["service_radius_km"], fields.get("active", True), now, now))
-    return cur.fetchone()
+    return _location(cur.fetchone())
 
 
-def get_location(cur, location_id: int, distributor_id: int, for_update: bool = False) -> dict | None:
+def get_location(cur, location_id: int, distributor_id: int, for_update: bool = False) -> Location | None:
+    """One of ``distributor_id``'s locations."""
     cur.execute(f"SELECT {LOCATION_COLUMNS} FROM locations WHERE id = %s AND distributor_id = %s"
                 + (" FOR UPDATE" if for_update else ""), (location_id, distributor_id))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return _location(row) if row else None
 
 
-def update_location(cur, location_id: int, changes: dict, now: datetime) -> dict:
+def any_location(cur, location_id: int) -> Location | None:
+    """A location by id whoever's it is (for services that keep a read model of locations)."""
+    cur.execute(f"SELECT {LOCATION_COLUMNS} FROM locations WHERE id = %s", (location_id,))
+    row = cur.fetchone()
+    return _location(row) if row else None
+
+
+def update_location(cur, location_id: int, changes: dict, now: datetime) -> Location:
     sets = ", ".join(f"{column} = %s" for column in changes)
     cur.execute(f"UPDATE locations SET {sets}, updated_at = %s WHERE id = %s RETURNING {LOCATION_COLUMNS}",
                 (*changes.values(), now, location_id))
-    return cur.fetchone()
+    return _location(cur.fetchone())
 
 
-def locations_of(cur, distributor_ids: list[int]) -> dict[int, list[dict]]:
+def locations_of(cur, distributor_ids: list[int]) -> dict[int, list[Location]]:
     cur.execute(f"SELECT {LOCATION_COLUMNS} FROM locations WHERE distributor_id = ANY(%s) ORDER BY id",
                 (distributor_ids,))
-    out: dict[int, list[dict]] = {i: [] for i in distributor_ids}
+    out: dict[int, list[Location]] = {i: [] for i in distributor_ids}
     for r in cur.fetchall():
-        out[r["distributor_id"]].append(r)
+        out[r["distributor_id"]].append(_location(r))
     return out
 
 
-def list_locations(cur, distributor_id: int, after: int | None, limit: int) -> list[dict]:
+def list_locations(cur, distributor_id: int, after: int | None, limit: int) -> list[Location]:
     cur.execute(*_filtered(LOCATION_COLUMNS, "locations", {"distributor_id": distributor_id}, after,
                            limit))
-    return cur.fetchall()
+    return [_location(r) for r in cur.fetchall()]

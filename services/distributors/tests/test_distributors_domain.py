@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 from distributors import domain
-from distributors.errors import DistributorNotActive, IllegalTransition, InvalidApplication
+from distributors.errors import CreditCodeTaken, DistributorNotActive, IllegalTransition, InvalidApplication
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -50,6 +50,24 @@ def test_malformed_codes_are_explained(code, problem):
 
 def test_the_check_character_completes_a_code():
     assert domain.credit_code_check_character("91350100M000100Y4") == "3"
+
+
+def test_a_code_is_compared_as_written_on_the_licence():
+    assert domain.normalize_credit_code("  91350100m000100y43 ") == "91350100M000100Y43"
+
+
+def test_a_code_has_one_live_holder():
+    domain.require_free_credit_code(PUBLISHED[0], None)
+    with pytest.raises(CreditCodeTaken, match="already held by distributor 4") as caught:
+        domain.require_free_credit_code(PUBLISHED[0], "distributor 4")
+    assert [e["field"] for e in caught.value.errors] == ["credit_code"]
+
+
+def test_a_location_lies_in_china():
+    domain.check_coordinates(31.23, 121.47)
+    with pytest.raises(InvalidApplication) as caught:
+        domain.check_coordinates(1.35, 139.69)
+    assert [e["field"] for e in caught.value.errors] == ["lat", "lon"]
 
 
 def application(**overrides):
@@ -136,3 +154,31 @@ def test_only_an_active_distributor_may_change_things(status, may):
                                                     (None, None, 50.0)])
 def test_location_radius_defaults(own, approval, expected):
     assert domain.location_radius(own, approval) == expected
+
+
+def submitted(**overrides) -> domain.Application:
+    fields = dict(id=3, status="submitted", company_name="Acme", credit_code=PUBLISHED[0],
+                  contact={"name": "Li"}, address="1 Rd", province="Shanghai", city="Shanghai",
+                  locations=({"name": "DC", "lat": 31.2, "lon": 121.5},
+                             {"name": "Shop", "lat": 31.3, "lon": 121.4, "service_radius_km": 5.0}),
+                  requested_tier="gold", channels=("tmall",), submitted_at=NOW,
+                  status_token_hash=domain.hash_status_token("s3cret"))
+    fields.update(overrides)
+    return domain.Application(**fields)
+
+
+def test_only_the_token_handed_out_opens_the_applicants_view():
+    assert domain.status_token_matches(submitted(), "s3cret")
+    for wrong in ("S3cret", "", None):
+        assert not domain.status_token_matches(submitted(), wrong)
+    assert not domain.status_token_matches(submitted(status_token_hash=None), "s3cret")
+    assert domain.hash_status_token("s3cret") != "s3cret"  # only the hash is kept
+
+
+def test_approval_gives_each_location_its_radius_and_starts_the_history():
+    assert [loc["service_radius_km"] for loc in domain.approved_locations(submitted(), 80.0)] == [80.0, 5.0]
+    assert [loc["service_radius_km"] for loc in domain.approved_locations(submitted(), None)] == [50.0, 5.0]
+    assert domain.approved_locations(submitted(), None)[0] == {"name": "DC", "lat": 31.2, "lon": 121.5,
+                                                               "service_radius_km": 50.0}
+    assert domain.approval_transition(3, "manager:1", NOW) == domain.Transition(
+        "status", None, "active", "manager:1", NOW, "application 3 approved")

@@ -8,6 +8,8 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
+from common.testing import wait_until
+
 
 def product(sku):
     return {"sku": sku, "name": "Towel", "category": "towels", "lifecycle": "new"}
@@ -24,16 +26,20 @@ def test_request_id_is_echoed_or_created(client):
 def test_request_id_follows_the_call_into_the_service_logs(client, system, uniq):
     rid = f"trace-{uniq}"
     client["sales"].post("/v1/admin/products", json=product(uniq), headers={"X-Request-Id": rid})
-    import time
-    time.sleep(0.3)
+
+    def lines(service: str) -> list[dict]:
+        """The complete JSON lines of ``service``'s log that mention the request id."""
+        written = (system.log_dir / f"{service}.log").read_text().split("\n")[:-1]  # last: unfinished
+        return [json.loads(line) for line in written if line.startswith("{") and rid in line]
+
+    # the gateway writes its summary line once it has answered: wait for that line and catalog's
+    wait_until(lambda: lines("catalog") and any(line["event"] == "http_request" for line in lines("gateway")),
+               10, f"the gateway's http_request line and a catalog line carrying {rid}")
     for service in ("gateway", "catalog"):
-        lines = [json.loads(line) for line in (system.log_dir / f"{service}.log").read_text().splitlines()
-                 if line.startswith("{") and rid in line]
-        assert lines, f"no {service} log line carries the request id"
-        assert all(line["request_id"] == rid for line in lines)
-    gateway_line = next(line for line in (json.loads(x) for x in (
-        system.log_dir / "gateway.log").read_text().splitlines() if x.startswith("{") and rid in x)
-        if line["event"] == "http_request")
+        found = lines(service)
+        assert found, f"no {service} log line carries the request id"
+        assert all(line["request_id"] == rid for line in found)
+    gateway_line = next(line for line in lines("gateway") if line["event"] == "http_request")
     assert {"method", "path", "status", "duration_ms"} <= set(gateway_line)
 
 
@@ -153,15 +159,15 @@ def test_ready_is_503_naming_a_service_that_does_not_answer(system, rabbit, tmp_
     proc = start("gateway", service_env(uri, system.database_urls["gateway"], port), tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
-        r = None
-        for _ in range(100):
+
+        def answer() -> list[requests.Response] | None:  # a 503 Response is falsy: wrap it
             try:
-                r = requests.get(f"{base}/ready", timeout=30)
-                break
-            except requests.ConnectionError:
-                import time
-                time.sleep(0.2)
-        assert r is not None and r.status_code == 503
+                return [requests.get(f"{base}/ready", timeout=30)]
+            except requests.ConnectionError:  # not listening yet
+                return None
+
+        [r] = wait_until(answer, 30, "the second gateway answering /ready")
+        assert r.status_code == 503
         body = r.json()
         assert r.headers["Content-Type"] == "application/problem+json"
         assert "catalog" in body["detail"] and body["checks"]["catalog"] in ("not running", "no answer")

@@ -3,6 +3,8 @@ import time
 
 import pytest
 
+from common.testing import wait_until
+
 
 def product(sku, **kw):
     return {"sku": sku, "name": kw.pop("name", f"Product {sku}"), "category": kw.pop("category", "towels"),
@@ -157,8 +159,10 @@ def test_distributors_see_only_active_products(client, uniq):
     assert dist.get(f"/v1/catalog/products/{uniq}-LIVE").status_code == 200
     assert dist.get(f"/v1/catalog/products/{uniq}-DRAFT").status_code == 404
     # one product is read from pricing's copy of the catalog, which follows its events within ms
-    deadline = time.monotonic() + 5
-    while (gone := dist.get(f"/v1/catalog/products/{uniq}-GONE")).status_code != 404:
-        assert time.monotonic() < deadline, gone.text
-        time.sleep(0.05)
+    def not_found() -> list | None:
+        r = dist.get(f"/v1/catalog/products/{uniq}-GONE")
+        return [r] if r.status_code == 404 else None  # (a 404 Response is falsy: wrapped)
+
+    [gone] = wait_until(not_found, 5, lambda: f"{uniq}-GONE is 404 to a distributor; still "
+                        f"{dist.get(f'/v1/catalog/products/{uniq}-GONE').text}")
     assert gone.headers["Content-Type"] == "application/problem+json"

@@ -1,6 +1,5 @@
 """Distributors upload stock, storefronts order, routing picks the nearest distributors, and the
 assignment workflow runs — through the gateway."""
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -8,6 +7,7 @@ import psycopg2
 import pytest
 from test_onboarding_api import application
 
+from common.testing import wait_until
 from conftest import Client, onboard_distributor
 
 CUSTOMER = {"name": "Li Na", "phone": "13812345678", "address": "1 Huaihai Rd, Shanghai",
@@ -212,13 +212,13 @@ def test_suspending_a_distributor_reroutes_its_open_assignments(client, system, 
     placed = order(client, [(a, 1)], lat=lat).json()
     assert placed["shipments"][0]["distributor_id"] == first_id
     client["manager"].post(f"/v1/admin/distributors/{first_id}/suspend", json={"reason": "audit"})
-    deadline = time.monotonic() + 5
-    while True:
-        now = client["channel"].get(f"/v1/orders/{placed['id']}").json()
-        if [s["distributor_id"] for s in now["shipments"]] == [second_id] or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert [s["distributor_id"] for s in now["shipments"]] == [second_id]
+
+    def shipped_by() -> list[int]:
+        return [s["distributor_id"] for s in client["channel"].get(f"/v1/orders/{placed['id']}").json()[
+            "shipments"]]
+
+    wait_until(lambda: shipped_by() == [second_id], 5,
+               lambda: f"the order re-routed to distributor {second_id}; shipped by {shipped_by()}")
     assert stock(first, first_loc)[a]["reserved"] == 0
     assert first.put(f"/v1/locations/{first_loc}/stock", json={"items": []}).status_code == 403
     rounds = client["sales"].get(f"/v1/admin/orders/{placed['id']}").json()["explanation"]
@@ -270,13 +270,16 @@ def test_deactivating_a_location_reroutes_its_open_assignments_and_sales_can_can
     placed = order(client, [(a, 2)], lat=lat).json()
     assert placed["shipments"][0]["location_id"] == first_loc
     assert first.patch(f"/v1/locations/{first_loc}", json={"active": False}).status_code == 200
-    deadline = time.monotonic() + 5
-    while True:
-        now = client["sales"].get(f"/v1/admin/orders/{placed['id']}").json()
-        if [s["location_id"] for s in now["shipments"]] == [second_loc] or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert [s["location_id"] for s in now["shipments"]] == [second_loc]
+
+    def order_now() -> dict:
+        return client["sales"].get(f"/v1/admin/orders/{placed['id']}").json()
+
+    def rerouted() -> dict | None:
+        now = order_now()
+        return now if [s["location_id"] for s in now["shipments"]] == [second_loc] else None
+
+    now = wait_until(rerouted, 5, lambda: f"the order re-routed to location {second_loc}; "
+                     f"shipments {order_now()['shipments']}")
     assert now["explanation"][-1]["trigger"] == "location_inactive"
     assert stock(first, first_loc)[a]["reserved"] == 0
     r = client["sales"].post(f"/v1/admin/orders/{placed['id']}/cancel")

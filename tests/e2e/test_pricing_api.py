@@ -1,12 +1,12 @@
 """One retail price everywhere, tiers, green-channel promotions, quotes and parity monitoring, used
 through the gateway as the sales team and distributors would."""
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from test_onboarding_api import application
 
+from common.testing import wait_until
 from conftest import Client, onboard_distributor
 
 
@@ -209,13 +209,13 @@ def test_a_suspended_distributor_may_read_but_not_quote(client, system, sku):
     first = dist.post("/v1/quotes", json={"lines": [{"sku": sku, "qty": 1}]})
     assert first.status_code == 201, first.text
     client["manager"].post(f"/v1/admin/distributors/{did}/suspend", json={"reason": "audit"})
-    deadline = time.monotonic() + 5
-    while True:  # pricing learns it from the distributors service's event
+
+    def refused() -> list | None:  # pricing learns it from the distributors service's event
         r = dist.post("/v1/quotes", json={"lines": [{"sku": sku, "qty": 1}]})
-        if r.status_code == 403 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+        return [r] if r.status_code == 403 else None  # (a 403 Response is falsy: wrapped)
+
+    [r] = wait_until(refused, 5, "quotes refused (403) once the suspension reaches pricing")
+    assert "suspended" in r.json()["detail"]
     assert dist.get(f"/v1/catalog/products/{sku}").status_code == 200
 
 
@@ -242,10 +242,8 @@ def test_parity_observations_and_the_review_flag(client, system, sku):
     assert client["sales"].get(f"/v1/admin/distributors/{did}").json()["flagged_for_review"] is False
     third = observe("150.00", 5).json()
     assert third["flagged_for_review"] is True
-    deadline = time.monotonic() + 5
-    while not client["sales"].get(f"/v1/admin/distributors/{did}").json()["flagged_for_review"]:
-        assert time.monotonic() < deadline, "distributor_flagged did not reach the distributors service"
-        time.sleep(0.05)
+    wait_until(lambda: client["sales"].get(f"/v1/admin/distributors/{did}").json()["flagged_for_review"],
+               5, "distributor_flagged did not reach the distributors service")
     listed = sales.get("/v1/admin/parity/violations", params={"distributor_id": did}).json()["items"]
     assert [v["observed_price"] for v in listed] == ["179.00", "209.00", "150.00"]
     assert all(v["flagged_for_review"] for v in listed)

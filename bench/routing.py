@@ -21,8 +21,7 @@ import psycopg2.extras
 from harness import issue, running_system  # puts the services on sys.path
 
 # isort: split
-from fulfillment import domain, store
-from fulfillment.service import FulfillmentService
+from fulfillment import domain, handlers, store
 
 CITIES = [  # (name, lat, lon)
     ("Beijing", 39.90, 116.41), ("Shanghai", 31.23, 121.47), ("Guangzhou", 23.13, 113.26),
@@ -80,8 +79,8 @@ def routing_step(conn, orders: int) -> list[float]:
             lines = [(f"SKU-{s}", rng.randint(1, 3)) for s in rng.sample(range(1, SKUS + 1), 3)]
             wanted = dict(lines)
             t0 = time.perf_counter()
-            decision, _ = FulfillmentService._decide(cur, {"lat": lat, "lon": lon}, lines, wanted, list(wanted),
-                                                     set(), domain.MAX_SHIPMENTS, fresh_since, reach)
+            decision, _ = handlers.decide(store.SqlStore(cur), lat, lon, lines, list(wanted),
+                                          set(), domain.MAX_SHIPMENTS, fresh_since, reach)
             for shipment in decision.shipments:
                 for sku, qty in shipment.lines:
                     store.reserve(cur, shipment.location_id, sku, qty)

@@ -1,15 +1,65 @@
-"""Fulfillment SQL: read models, stock with conditional reservations, orders and assignments."""
+"""Fulfillment SQL: read models, stock with conditional reservations, orders and assignments.
+Rows become frozen values at this boundary (the domain's, or the small ones below); ``SqlStore``
+offers these functions on one cursor, as the unit of work hands them to the handlers."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import psycopg2.extras
 
-from fulfillment.domain import MAX_ON_HAND, Location, distance_km
+from fulfillment.domain import (
+    MAX_ON_HAND,
+    Assignment,
+    Backorder,
+    Location,
+    LocationFacts,
+    NearestScan,
+    NewOrder,
+    Order,
+    OrderLine,
+    OrderSummary,
+    Shipment,
+    StockMove,
+)
 
 Json = psycopg2.extras.Json
+
+
+class LocationOwner(NamedTuple):
+    id: int
+    distributor_id: int
+    active: bool
+
+
+class StockLevel(NamedTuple):
+    sku: str
+    on_hand: int
+    reserved: int
+    last_synced_at: datetime | None = None
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class RejectedLine(NamedTuple):
+    """A snapshot line not applied: it would put on_hand below what is reserved."""
+
+    sku: str
+    on_hand: int
+    reserved: int
+
+
+class AppliedRequest(NamedTuple):
+    """What a request key's first application answered, and the request it answered."""
+
+    fingerprint: str
+    result: Any
+
 
 # ---- read models --------------------------------------------------------------------------------
 
@@ -26,7 +76,7 @@ def distributor_status(cur, distributor_id: int) -> str | None:
     return row["status"] if row else None
 
 
-def upsert_location(cur, loc: dict) -> None:
+def upsert_location(cur, loc: LocationFacts) -> None:
     """Apply a location fact unless a newer one is already here."""
     cur.execute(
         "INSERT INTO locations (id, distributor_id, name, lat, lon, service_radius_km, active, updated_at) "
@@ -34,17 +84,13 @@ def upsert_location(cur, loc: dict) -> None:
         "%(active)s, %(updated_at)s) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
         "lat = EXCLUDED.lat, lon = EXCLUDED.lon, service_radius_km = EXCLUDED.service_radius_km, "
         "active = EXCLUDED.active, updated_at = EXCLUDED.updated_at "
-        "WHERE locations.updated_at <= EXCLUDED.updated_at", loc)
+        "WHERE locations.updated_at <= EXCLUDED.updated_at", dataclasses.asdict(loc))
 
 
-def location(cur, location_id: int) -> dict | None:
+def location(cur, location_id: int) -> LocationOwner | None:
     cur.execute("SELECT id, distributor_id, active FROM locations WHERE id = %s", (location_id,))
-    return cur.fetchone()
-
-
-def locations_of(cur, distributor_id: int) -> list[int]:
-    cur.execute("SELECT id FROM locations WHERE distributor_id = %s", (distributor_id,))
-    return [r["id"] for r in cur.fetchall()]
+    row = cur.fetchone()
+    return LocationOwner(row["id"], row["distributor_id"], row["active"]) if row else None
 
 
 # ---- candidates for routing ---------------------------------------------------------------------
@@ -130,40 +176,22 @@ SELECT p.kind, p.id, p.distributor_id, p.lat, p.lon, p.service_radius_km, p.acti
 """
 
 
-def nearest_candidates(cur, lat: float, lon: float, wanted: dict[str, int], excluded: list[int],
-                       fresh_since: datetime, reach_km: float) -> tuple[list[Location], bool, bool]:
-    """A short list that decides most orders: the nearest few eligible locations that can ship
-    everything from fresh stock, and the nearest eligible locations with any of the stock.
-
-    Returns (locations, complete, whole_known): ``complete`` when nothing was cut off (the short list
-    then holds every eligible location with stock); ``whole_known`` unless the cut-off may hide the
-    nearest location that ships everything. Each list is a prefix, nearest first, of what routing
-    would look at: rows at or beyond the cut (to 0.1 km, for ties) are left out."""
+def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], excluded: Sequence[int],
+                 fresh_since: datetime) -> NearestScan:
+    """The nearest ``SCAN_LIMIT`` locations by the GiST index and, among the eligible ones, nearest
+    first, at most ``WHOLE_LIMIT`` that ship everything ``wanted`` from fresh stock and at most
+    ``NEAREST_LIMIT`` with any of the stock (``domain.short_list`` decides what they settle)."""
     with cur.connection.cursor() as tcur:
-        tcur.execute(NEAREST_SQL, {"lat": lat, "lon": lon, "excluded": excluded, "skus": list(wanted),
+        tcur.execute(NEAREST_SQL, {"lat": lat, "lon": lon, "excluded": list(excluded), "skus": list(wanted),
                                    "qtys": list(wanted.values()), "fresh_since": fresh_since,
                                    "scan": SCAN_LIMIT, "whole_limit": WHOLE_LIMIT, "limit": NEAREST_LIMIT})
         result = tcur.fetchall()
     scanned, window_m = result[0][11], result[0][12]
-    window_edge = None
-    if scanned == SCAN_LIMIT and (window_m or 0) / 1000 * KM_PER_EARTH_KM < reach_km * 1.002:
-        window_edge = int((window_m / 1000 * KM_PER_EARTH_KM - 0.05) * 10) / 10
-    found: dict[int, tuple] = {}
-    complete, whole_known = True, True
-    for kind, limit in (("whole", WHOLE_LIMIT), ("any", NEAREST_LIMIT)):
-        rows = sorted((r[1:] for r in result if r[0] == kind), key=lambda r: distance_km(lat, lon, r[2], r[3]))
-        edges = [] if window_edge is None else [window_edge]
-        if len(rows) == limit:
-            edges.append(round(distance_km(lat, lon, rows[-1][2], rows[-1][3]), 1))
-        if edges:
-            complete = False
-            edge = min(edges)
-            rows = [r for r in rows if round(distance_km(lat, lon, r[2], r[3]), 1) < edge]
-            if kind == "whole" and not rows:
-                whole_known = False
-        for r in rows:
-            found[r[0]] = r
-    return [_location(r) for r in found.values()], complete, whole_known
+    return NearestScan(
+        whole=tuple(_location(r[1:]) for r in result if r[0] == "whole"),
+        stocked=tuple(_location(r[1:]) for r in result if r[0] == "any"),
+        scanned=scanned, window_km=None if window_m is None else window_m / 1000 * KM_PER_EARTH_KM,
+        scan_limit=SCAN_LIMIT, whole_limit=WHOLE_LIMIT, stocked_limit=NEAREST_LIMIT)
 
 
 def _location(r: tuple) -> Location:
@@ -177,14 +205,14 @@ def _location(r: tuple) -> Location:
 # ---- stock --------------------------------------------------------------------------------------
 
 
-def stock_of(cur, location_id: int, after: str | None, limit: int) -> list[dict]:
-    cur.execute("SELECT sku, on_hand, reserved, on_hand - reserved AS available, last_synced_at "
+def stock_of(cur, location_id: int, after: str | None, limit: int) -> list[StockLevel]:
+    cur.execute("SELECT sku, on_hand, reserved, last_synced_at "
                 "FROM stock WHERE location_id = %s AND (%s::text IS NULL OR sku > %s) "
                 "ORDER BY sku LIMIT %s", (location_id, after, after, limit + 1))
-    return cur.fetchall()
+    return [StockLevel(r["sku"], r["on_hand"], r["reserved"], r["last_synced_at"]) for r in cur.fetchall()]
 
 
-def apply_snapshot(cur, location_id: int, items: list[tuple[str, int]], now: datetime) -> list[dict]:
+def apply_snapshot(cur, location_id: int, items: Sequence[tuple[str, int]], now: datetime) -> list[RejectedLine]:
     """Replace the location's stock with ``items`` (unlisted SKUs become 0). Lines that would put
     on_hand below what is reserved are not applied and are returned."""
     cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (sku text PRIMARY KEY, on_hand integer) "
@@ -199,7 +227,7 @@ def apply_snapshot(cur, location_id: int, items: list[tuple[str, int]], now: dat
         "UNION ALL SELECT s.sku, 0, s.reserved FROM stock s WHERE s.location_id = %(loc)s "
         "AND s.reserved > 0 AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.sku = s.sku) ORDER BY 1",
         {"loc": location_id})
-    rejected = cur.fetchall()
+    rejected = [RejectedLine(r["sku"], r["on_hand"], r["reserved"]) for r in cur.fetchall()]
     cur.execute(
         "INSERT INTO stock (location_id, sku, on_hand, reserved, last_synced_at) "
         "SELECT %(loc)s, i.sku, i.on_hand, 0, %(now)s FROM incoming i "
@@ -215,7 +243,7 @@ def apply_snapshot(cur, location_id: int, items: list[tuple[str, int]], now: dat
 
 
 def apply_adjustment(cur, location_id: int, sku: str, delta: int, now: datetime,
-                     most: int = MAX_ON_HAND) -> dict | None:
+                     most: int = MAX_ON_HAND) -> StockLevel | None:
     """Add ``delta`` to on_hand unless that breaks reserved ≤ on_hand ≤ ``most``; None if it would.
     The test is made in bigint, so a sum beyond the integer column is a refusal, not an error."""
     cur.execute("INSERT INTO stock (location_id, sku, on_hand, reserved, last_synced_at) "
@@ -225,12 +253,13 @@ def apply_adjustment(cur, location_id: int, sku: str, delta: int, now: datetime,
                 "AND on_hand::bigint + %(delta)s BETWEEN reserved AND %(most)s "
                 "RETURNING sku, on_hand, reserved",
                 {"delta": delta, "now": now, "loc": location_id, "sku": sku, "most": most})
-    return cur.fetchone()
+    row = cur.fetchone()
+    return StockLevel(row["sku"], row["on_hand"], row["reserved"], now) if row else None
 
 
-def claim_request(cur, key: str, fingerprint: str) -> dict | None:
+def claim_request(cur, key: str, fingerprint: str) -> AppliedRequest | None:
     """Take ``key`` for this transaction; None if it is new, else what its first application
-    answered (``{"fingerprint", "result"}``). A concurrent first application holds the row until it
+    answered. A concurrent first application holds the row until it
     commits (then its answer is returned) or rolls back (then the key is this one's)."""
     cur.execute("INSERT INTO applied_requests (key, fingerprint, result, applied_at) "
                 "VALUES (%s, %s, 'null', now()) ON CONFLICT (key) DO NOTHING RETURNING key",
@@ -238,18 +267,20 @@ def claim_request(cur, key: str, fingerprint: str) -> dict | None:
     if cur.fetchone() is not None:
         return None
     cur.execute("SELECT fingerprint, result FROM applied_requests WHERE key = %s", (key,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return AppliedRequest(row["fingerprint"], row["result"])
 
 
-def record_request(cur, key: str, result: dict) -> None:
+def record_request(cur, key: str, result: Any) -> None:
     cur.execute("UPDATE applied_requests SET result = %s WHERE key = %s",
                 (psycopg2.extras.Json(result), key))
 
 
-def current_stock(cur, location_id: int, sku: str) -> dict | None:
-    cur.execute("SELECT on_hand, reserved FROM stock WHERE location_id = %s AND sku = %s",
+def current_stock(cur, location_id: int, sku: str) -> StockLevel | None:
+    cur.execute("SELECT sku, on_hand, reserved, last_synced_at FROM stock WHERE location_id = %s AND sku = %s",
                 (location_id, sku))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return StockLevel(row["sku"], row["on_hand"], row["reserved"], row["last_synced_at"]) if row else None
 
 
 def reserve(cur, location_id: int, sku: str, qty: int) -> bool:
@@ -257,6 +288,20 @@ def reserve(cur, location_id: int, sku: str, qty: int) -> bool:
     cur.execute("UPDATE stock SET reserved = reserved + %s WHERE location_id = %s AND sku = %s "
                 "AND on_hand - reserved >= %s", (qty, location_id, sku, qty))
     return cur.rowcount == 1
+
+
+def reserve_all(cur, moves: Iterable[StockMove]) -> bool:
+    """Every one of these reservations, or none (a savepoint undoes those made before one failed)."""
+    moves = list(moves)
+    if not moves:
+        return True
+    cur.execute("SAVEPOINT reservation")
+    if all(reserve(cur, *move) for move in moves):
+        cur.execute("RELEASE SAVEPOINT reservation")
+        return True
+    cur.execute("ROLLBACK TO SAVEPOINT reservation")
+    cur.execute("RELEASE SAVEPOINT reservation")
+    return False
 
 
 def release(cur, location_id: int, sku: str, qty: int) -> None:
@@ -278,31 +323,70 @@ ASSIGNMENT_COLUMNS = ("id, order_id, distributor_id, location_id, distance_km, l
                       "reason, carrier, tracking_no, created_at, updated_at")
 
 
-def insert_order(cur, channel: str, fields: dict, retail: dict, substitutes: dict, retail_total,
-                 now: datetime) -> int | None:
+def _lines(rows: Iterable[Mapping]) -> tuple[OrderLine, ...]:
+    return tuple(OrderLine(r["sku"], r["qty"]) for r in rows)
+
+
+def _backorders(rows: Iterable[Mapping]) -> tuple[Backorder, ...]:
+    return tuple(Backorder(r["sku"], r["qty"], tuple(r["substitutes"]), Decimal(r["refund_amount"])) for r in rows)
+
+
+def _backorder_json(backordered: Iterable[Backorder]) -> list[dict]:
+    return [{"sku": b.sku, "qty": b.qty, "substitutes": list(b.substitutes), "refund_amount": str(b.refund_amount)}
+            for b in backordered]
+
+
+def _order(row: Mapping, assignments: Iterable[Assignment]) -> Order:
+    return Order(
+        id=row["id"], channel=row["channel"], external_id=row["external_id"], ship_to=row["ship_to"],
+        lat=row["lat"], lon=row["lon"], lines=_lines(row["lines"]),
+        retail={sku: Decimal(price) for sku, price in row["retail"].items()},
+        substitutes={sku: tuple(subs) for sku, subs in row["substitutes"].items()},
+        retail_total=row["retail_total"], status=row["status"], created_at=row["created_at"],
+        updated_at=row["updated_at"], backordered=_backorders(row["backordered"]),
+        excluded_distributors=frozenset(row["excluded_distributors"]), explanation=tuple(row["explanation"]),
+        assignments=tuple(assignments))
+
+
+def _assignment(row: Mapping) -> Assignment:
+    return Assignment(
+        id=row["id"], order_id=row["order_id"], distributor_id=row["distributor_id"],
+        location_id=row["location_id"], distance_km=float(row["distance_km"]), lines=_lines(row["lines"]),
+        status=row["status"], stale_stock=row["stale_stock"], reason=row["reason"], carrier=row["carrier"],
+        tracking_no=row["tracking_no"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def insert_order(cur, new: NewOrder, now: datetime) -> int | None:
     """None when the channel already has an order with this external_id."""
     cur.execute(
         "INSERT INTO orders (channel, external_id, ship_to, lat, lon, lines, retail, substitutes, "
         "retail_total, status, created_at, updated_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'new', %s, %s) "
         "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
-        (channel, fields["external_id"], Json(fields["ship_to"]), fields["ship_to"]["lat"],
-         fields["ship_to"]["lon"], Json(fields["lines"]), Json(retail), Json(substitutes), retail_total,
-         now, now))
+        (new.channel, new.external_id, Json(dict(new.ship_to)), new.ship_to["lat"], new.ship_to["lon"],
+         Json([{"sku": sku, "qty": qty} for sku, qty in new.lines]),
+         Json({sku: str(price) for sku, price in new.retail.items()}),
+         Json({sku: list(subs) for sku, subs in new.substitutes.items()}), new.retail_total, now, now))
     row = cur.fetchone()
     return row["id"] if row else None
 
 
-def order_by_external_id(cur, channel: str, external_id: str) -> dict | None:
+def _with_assignments(cur, row: Mapping | None) -> Order | None:
+    return _order(row, assignments_of(cur, [row["id"]])) if row else None
+
+
+def order_by_external_id(cur, channel: str, external_id: str) -> Order | None:
+    """The channel's order with its assignments."""
     cur.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE channel = %s AND external_id = %s",
                 (channel, external_id))
-    return cur.fetchone()
+    return _with_assignments(cur, cur.fetchone())
 
 
-def order(cur, order_id: int, for_update: bool = False) -> dict | None:
+def order(cur, order_id: int, for_update: bool = False) -> Order | None:
+    """The order with its assignments (``for_update``: the order row locked)."""
     cur.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = %s" + (" FOR UPDATE" if for_update else ""),
                 (order_id,))
-    return cur.fetchone()
+    return _with_assignments(cur, cur.fetchone())
 
 
 def ship_to_of(cur, order_ids: list[int]) -> dict[int, dict]:
@@ -310,11 +394,13 @@ def ship_to_of(cur, order_ids: list[int]) -> dict[int, dict]:
     return {r["id"]: r["ship_to"] for r in cur.fetchall()}
 
 
-def save_order(cur, order_id: int, status: str, backordered: list, excluded: Iterable[int],
-               explanation: list, now: datetime) -> None:
+def save_order(cur, order: Order) -> None:
+    """Its status, back-orders, excluded distributors and explanation (its assignments are
+    written one by one)."""
     cur.execute("UPDATE orders SET status = %s, backordered = %s, excluded_distributors = %s, "
                 "explanation = %s, updated_at = %s WHERE id = %s",
-                (status, Json(backordered), sorted(excluded), Json(explanation), now, order_id))
+                (order.status, Json(_backorder_json(order.backordered)), sorted(order.excluded_distributors),
+                 Json([dict(r) for r in order.explanation]), order.updated_at, order.id))
 
 
 # what a list shows: not the explanation (the largest column), nor what only routing reads
@@ -329,7 +415,7 @@ ORDER_FILTERS = {  # query filter → condition (each has an index: 0002_order_s
 }
 
 
-def list_orders(cur, filters: dict[str, Any], after: int | None, limit: int) -> list[dict]:
+def list_orders(cur, filters: Mapping[str, Any], after: int | None, limit: int) -> list[OrderSummary]:
     """Newest first (by id), every given filter holding; ``after`` is the last id of the page before."""
     where, args = [], []
     for name, condition in ORDER_FILTERS.items():
@@ -341,10 +427,12 @@ def list_orders(cur, filters: dict[str, Any], after: int | None, limit: int) -> 
         args.append(after)
     sql = f"SELECT {ORDER_LIST_COLUMNS} FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
     cur.execute(sql + " ORDER BY id DESC LIMIT %s", (*args, limit + 1))
-    return cur.fetchall()
+    return [OrderSummary(r["id"], r["channel"], r["external_id"], r["ship_to"], _lines(r["lines"]),
+                         r["retail_total"], r["status"], _backorders(r["backordered"]), r["created_at"])
+            for r in cur.fetchall()]
 
 
-def insert_assignment(cur, order_id: int, shipment, now: datetime) -> int:
+def insert_assignment(cur, order_id: int, shipment: Shipment, now: datetime) -> int:
     cur.execute(
         "INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, lines, status, "
         "stale_stock, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s, %s) RETURNING id",
@@ -353,41 +441,145 @@ def insert_assignment(cur, order_id: int, shipment, now: datetime) -> int:
     return cur.fetchone()["id"]
 
 
-def assignments_of(cur, order_ids: list[int]) -> list[dict]:
+def assignments_of(cur, order_ids: list[int]) -> list[Assignment]:
     cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE order_id = ANY(%s) ORDER BY id",
                 (order_ids,))
-    return cur.fetchall()
+    return [_assignment(r) for r in cur.fetchall()]
 
 
-def assignment(cur, assignment_id: int, for_update: bool = False) -> dict | None:
+def assignment(cur, assignment_id: int, for_update: bool = False) -> Assignment | None:
     cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE id = %s"
                 + (" FOR UPDATE" if for_update else ""), (assignment_id,))
-    return cur.fetchone()
+    row = cur.fetchone()
+    return _assignment(row) if row else None
 
 
-def set_assignment(cur, assignment_id: int, status: str, now: datetime, reason: str | None = None,
-                   carrier: str | None = None, tracking_no: str | None = None) -> None:
+def set_assignment(cur, a: Assignment) -> None:
+    """Its status, when it changed and the reason, carrier and tracking number it has."""
     cur.execute("UPDATE assignments SET status = %s, updated_at = %s, reason = coalesce(%s, reason), "
                 "carrier = coalesce(%s, carrier), tracking_no = coalesce(%s, tracking_no) WHERE id = %s",
-                (status, now, reason, carrier, tracking_no, assignment_id))
+                (a.status, a.updated_at, a.reason, a.carrier, a.tracking_no, a.id))
 
 
 def distributor_assignments(cur, distributor_id: int, status: str | None, after: int | None,
-                            limit: int) -> list[dict]:
+                            limit: int) -> list[Assignment]:
     cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE distributor_id = %s "
                 "AND (%s::text IS NULL OR status = %s) AND (%s::bigint IS NULL OR id > %s) "
                 "ORDER BY id LIMIT %s", (distributor_id, status, status, after, after, limit + 1))
-    return cur.fetchall()
+    return [_assignment(r) for r in cur.fetchall()]
 
 
-def open_assignments(cur, distributor_id: int | None = None, location_id: int | None = None) -> list[dict]:
+def open_assignments(cur, distributor_id: int | None = None, location_id: int | None = None) -> list[Assignment]:
     cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE status IN ('pending', 'accepted') "
                 "AND (%s::bigint IS NULL OR distributor_id = %s) AND (%s::bigint IS NULL OR location_id = %s) "
                 "ORDER BY id", (distributor_id, distributor_id, location_id, location_id))
-    return cur.fetchall()
+    return [_assignment(r) for r in cur.fetchall()]
 
 
-def overdue_assignments(cur, older_than: datetime, limit: int = 100) -> list[dict]:
+def overdue_assignments(cur, older_than: datetime, limit: int = 100) -> list[Assignment]:
     cur.execute(f"SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE status = 'pending' "
                 "AND created_at < %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (older_than, limit))
-    return cur.fetchall()
+    return [_assignment(r) for r in cur.fetchall()]
+
+
+class SqlStore:
+    """The store's operations on one cursor: what a unit of work hands the handlers."""
+
+    def __init__(self, cur):
+        self.cur = cur
+
+    # read models
+    def distributor_status(self, distributor_id: int) -> str | None:
+        return distributor_status(self.cur, distributor_id)
+
+    def upsert_distributor(self, distributor_id: int, status: str, version: int) -> None:
+        upsert_distributor(self.cur, distributor_id, status, version)
+
+    def upsert_location(self, loc: LocationFacts) -> None:
+        upsert_location(self.cur, loc)
+
+    def location(self, location_id: int) -> LocationOwner | None:
+        return location(self.cur, location_id)
+
+    # routing
+    def max_radius_km(self) -> float:
+        return max_radius_km(self.cur)
+
+    def candidates(self, lat: float, lon: float, skus: list[str], fresh_since: datetime,
+                   reach_km: float) -> list[Location]:
+        return candidates(self.cur, lat, lon, skus, fresh_since, reach_km)
+
+    def nearest_scan(self, lat: float, lon: float, wanted: Mapping[str, int], excluded: Sequence[int],
+                     fresh_since: datetime) -> NearestScan:
+        return nearest_scan(self.cur, lat, lon, wanted, excluded, fresh_since)
+
+    # stock
+    def stock_of(self, location_id: int, after: str | None, limit: int) -> list[StockLevel]:
+        return stock_of(self.cur, location_id, after, limit)
+
+    def apply_snapshot(self, location_id: int, items: Sequence[tuple[str, int]],
+                       now: datetime) -> list[RejectedLine]:
+        return apply_snapshot(self.cur, location_id, items, now)
+
+    def apply_adjustment(self, location_id: int, sku: str, delta: int, now: datetime) -> StockLevel | None:
+        return apply_adjustment(self.cur, location_id, sku, delta, now)
+
+    def current_stock(self, location_id: int, sku: str) -> StockLevel | None:
+        return current_stock(self.cur, location_id, sku)
+
+    def claim_request(self, key: str, fingerprint: str) -> AppliedRequest | None:
+        return claim_request(self.cur, key, fingerprint)
+
+    def record_request(self, key: str, result: Any) -> None:
+        record_request(self.cur, key, result)
+
+    def reserve_all(self, moves: Iterable[StockMove]) -> bool:
+        return reserve_all(self.cur, moves)
+
+    def release(self, move: StockMove) -> None:
+        release(self.cur, *move)
+
+    def consume(self, move: StockMove) -> None:
+        consume(self.cur, *move)
+
+    # orders and assignments
+    def insert_order(self, new: NewOrder, now: datetime) -> int | None:
+        return insert_order(self.cur, new, now)
+
+    def order(self, order_id: int, for_update: bool = False) -> Order | None:
+        return order(self.cur, order_id, for_update)
+
+    def order_by_external_id(self, channel: str, external_id: str) -> Order | None:
+        return order_by_external_id(self.cur, channel, external_id)
+
+    def save_order(self, order: Order) -> None:
+        save_order(self.cur, order)
+
+    def list_orders(self, filters: Mapping[str, Any], after: int | None, limit: int) -> list[OrderSummary]:
+        return list_orders(self.cur, filters, after, limit)
+
+    def ship_to_of(self, order_ids: list[int]) -> dict[int, dict]:
+        return ship_to_of(self.cur, order_ids)
+
+    def insert_assignment(self, order_id: int, shipment: Shipment, now: datetime) -> int:
+        return insert_assignment(self.cur, order_id, shipment, now)
+
+    def assignments_of(self, order_ids: list[int]) -> list[Assignment]:
+        return assignments_of(self.cur, order_ids)
+
+    def assignment(self, assignment_id: int, for_update: bool = False) -> Assignment | None:
+        return assignment(self.cur, assignment_id, for_update)
+
+    def set_assignment(self, a: Assignment) -> None:
+        set_assignment(self.cur, a)
+
+    def distributor_assignments(self, distributor_id: int, status: str | None, after: int | None,
+                                limit: int) -> list[Assignment]:
+        return distributor_assignments(self.cur, distributor_id, status, after, limit)
+
+    def open_assignments(self, distributor_id: int | None = None,
+                         location_id: int | None = None) -> list[Assignment]:
+        return open_assignments(self.cur, distributor_id, location_id)
+
+    def overdue_assignments(self, older_than: datetime, limit: int = 100) -> list[Assignment]:
+        return overdue_assignments(self.cur, older_than, limit)

@@ -12,7 +12,7 @@ import psycopg2
 import psycopg2.extras
 import pytest
 from distributors.service import DistributorsService
-from fulfillment import store
+from fulfillment import handlers, store
 from fulfillment.errors import DistributorNotActive
 from fulfillment.service import FulfillmentService
 from hypothesis import given, settings
@@ -150,7 +150,7 @@ class StockMachine(RuleBasedStateMachine):
     @rule(a=st.integers(0, 20), b=st.integers(0, 20))
     def upload_snapshot(self, a, b):
         with self.conn, self._cur() as cur:
-            rejected = {r["sku"] for r in store.apply_snapshot(cur, 1, [("A", a), ("B", b)], NOW)}
+            rejected = {r.sku for r in store.apply_snapshot(cur, 1, [("A", a), ("B", b)], NOW)}
         for sku, qty in (("A", a), ("B", b)):
             if qty >= self.model[sku][1]:
                 assert sku not in rejected
@@ -232,8 +232,8 @@ def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_
     order = {"lat": 31.0, "lon": 121.0}
     with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         fresh_since = now - timedelta(hours=24)
-        decision, _ = FulfillmentService._decide(cur, order, lines, wanted, list(wanted), set(), 3,
-                                                 fresh_since, 50.0)
+        decision, _ = handlers.decide(store.SqlStore(cur), order["lat"], order["lon"], lines, list(wanted), set(),
+                                      3, fresh_since, 50.0)
         everyone = store.candidates(cur, 31.0, 121.0, list(wanted), fresh_since, 50.0)
         reference = __import__("fulfillment.domain", fromlist=["route"]).route(lines, 31.0, 121.0, everyone)
     conn.close()

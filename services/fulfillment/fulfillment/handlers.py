@@ -1,0 +1,437 @@
+"""The fulfillment service layer: one function per use case, taking a unit of work
+(``fulfillment.unit_of_work``) and plain arguments, returning plain results (the RPC answers).
+
+Each one loads what it needs through the unit of work, lets the domain decide (the ``Order``
+aggregate, routing), writes what was decided, adds the events to the outbox and commits. The
+nameko entrypoints (``fulfillment.service``) only adapt to these; the tests drive them with an
+in-memory unit of work.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from common.errors import parse_id
+from common.pagination import page
+from common.schemas import MAX_MONEY
+from fulfillment import domain
+from fulfillment.domain import Assignment, Decision, Location, Order, OrderChange, Routing
+from fulfillment.errors import (
+    AssignmentNotFound,
+    DistributorNotActive,
+    KeyReused,
+    LocationNotFound,
+    OrderNotFound,
+    StockConflict,
+)
+from fulfillment.schemas import AssignmentSchema, OrderAdminSchema, OrderSchema, StockRowSchema
+from fulfillment.unit_of_work import Store, UnitOfWork
+
+ORDER, ORDER_ADMIN, ASSIGNMENT, STOCK_ROW = OrderSchema(), OrderAdminSchema(), AssignmentSchema(), StockRowSchema()
+ROUTE_ATTEMPTS = 5  # routings of one round whose reservations a concurrent order may win
+EVENT_TYPES = {
+    domain.OrderRouted: "order_routed", domain.OrderBackordered: "order_backordered",
+    domain.OrderCancelled: "order_cancelled", domain.AssignmentAccepted: "assignment_accepted",
+    domain.ShipmentShipped: "shipment_shipped", domain.AssignmentRejected: "assignment_rejected",
+}
+
+log = structlog.get_logger()
+
+
+# ---- views and events ---------------------------------------------------------------------------
+
+
+def order_view(order: Order | domain.OrderSummary, assignments: Iterable[Assignment],
+               admin: bool = False) -> dict:
+    """The order as a channel sees it (``admin``: with the routing explanation); rejected and
+    re-routed assignments are not its shipments any more."""
+    data = {
+        "id": order.id, "external_id": order.external_id, "channel": order.channel, "status": order.status,
+        "ship_to": order.ship_to, "lines": order.lines, "backordered": order.backordered,
+        "retail_total": str(order.retail_total), "created_at": order.created_at,
+        "shipments": [{"assignment_id": a.id, "distributor_id": a.distributor_id, "location_id": a.location_id,
+                       "distance_km": a.distance_km, "lines": a.lines, "status": a.status, "carrier": a.carrier,
+                       "tracking_no": a.tracking_no}
+                      for a in assignments if a.status not in (domain.REJECTED, domain.REROUTED)],
+    }
+    if not admin:
+        return ORDER.dump(data)
+    return ORDER_ADMIN.dump({**data, "explanation": [domain.bounded_round(r) for r in order.explanation]})
+
+
+def _saved_view(store: Store, order_id: int, admin: bool = False) -> dict:
+    order = store.order(order_id)
+    return order_view(order, order.assignments, admin)
+
+
+def assignment_views(store: Store, assignments: Sequence[Assignment]) -> list[dict]:
+    """Assignments with their order's ship-to address, read in one query."""
+    ship_to = store.ship_to_of(list({a.order_id for a in assignments}))
+    return [ASSIGNMENT.dump({**a.__dict__, "ship_to": ship_to.get(a.order_id)}) for a in assignments]
+
+
+def _events(events: Iterable[domain.Event], order: dict | None = None,
+            assignment: dict | None = None) -> list[tuple[str, dict]]:
+    """Outbox entries for what a change recorded: an order's events carry the order's view, an
+    assignment's its view."""
+    entries = []
+    for event in events:
+        if isinstance(event, domain.OrderRouted | domain.OrderBackordered | domain.OrderCancelled):
+            data: dict[str, Any] = {"order": order}
+            if isinstance(event, domain.OrderCancelled):
+                data["actor"] = event.actor
+            elif event.trigger is not None:
+                data["trigger"] = event.trigger
+        else:
+            data = {"assignment": assignment}
+            if isinstance(event, domain.AssignmentRejected):
+                data["reason"] = event.reason
+        entries.append((EVENT_TYPES[type(event)], data))
+    return entries
+
+
+# ---- read models --------------------------------------------------------------------------------
+
+
+def distributor_status(uow: UnitOfWork, distributor_id: int, fresh: bool = False) -> str | None:
+    """From the read model; a miss (or always, when ``fresh``) is asked of the distributors
+    service and written back."""
+    status = None if fresh else uow.store.distributor_status(distributor_id)
+    if status is None:
+        profile = uow.distributors.profile(distributor_id)
+        if profile is None:
+            return None
+        uow.store.upsert_distributor(distributor_id, profile.status, profile.version)
+        for loc in profile.locations:
+            uow.store.upsert_location(loc)
+        status = profile.status
+    return status
+
+
+def own_location(uow: UnitOfWork, distributor_id, location_id, writing: bool) -> int:
+    """The caller's location id; another's (or none) is 404; a write by an inactive one is 403."""
+    did = parse_id(distributor_id, LocationNotFound, "distributor")
+    lid = parse_id(location_id, LocationNotFound, "location")
+    status = distributor_status(uow, did)
+    loc = uow.store.location(lid)
+    if loc is None:
+        facts = uow.distributors.location(lid)
+        if facts is not None:
+            uow.store.upsert_location(facts)
+        loc = uow.store.location(lid)
+    if loc is None or loc.distributor_id != did or status is None:
+        raise LocationNotFound(f"location {location_id} not found")
+    if writing and status != "active" and distributor_status(uow, did, fresh=True) != "active":
+        # refused only once the owner confirms it: a reinstatement counts at once
+        raise DistributorNotActive(f"distributor {did} is {status}: it may read but not change stock")
+    return lid
+
+
+def apply_location_change(uow: UnitOfWork, event_id: str, location: domain.LocationFacts, now: datetime,
+                          freshness: timedelta = domain.FRESHNESS) -> None:
+    """A location gone inactive re-routes its open assignments (its distributor is not excluded)."""
+    if not uow.first_delivery("fulfillment.locations", event_id):
+        return
+    uow.store.upsert_location(location)
+    if not location.active:
+        reroute(uow, uow.store.open_assignments(location_id=location.id), "location_inactive", now, freshness,
+                exclude=False)
+    uow.commit()
+
+
+def apply_distributor_change(uow: UnitOfWork, event_id: str, distributor: domain.DistributorFacts,
+                             trigger: str | None, now: datetime, freshness: timedelta = domain.FRESHNESS) -> None:
+    """The read model follows the distributor; with a ``trigger`` (suspended, terminated) its stock
+    leaves routing and its open assignments are re-routed in the same step."""
+    if not uow.first_delivery("fulfillment.distributors", event_id):
+        return
+    uow.store.upsert_distributor(distributor.id, distributor.status, distributor.version)
+    for loc in distributor.locations:
+        uow.store.upsert_location(loc)
+    if trigger:
+        reroute(uow, uow.store.open_assignments(distributor_id=distributor.id), trigger, now, freshness)
+    uow.commit()
+
+
+# ---- stock --------------------------------------------------------------------------------------
+
+
+def get_stock(uow: UnitOfWork, distributor_id, location_id, after: str | None, limit: int) -> dict:
+    lid = own_location(uow, distributor_id, location_id, writing=False)
+    result = page(uow.store.stock_of(lid, after, limit), limit, key=lambda r: r.sku)
+    result["items"] = STOCK_ROW.dump(result["items"], many=True)
+    return result
+
+
+def put_stock(uow: UnitOfWork, distributor_id, location_id, items: Sequence[tuple[str, int]],
+              now: datetime) -> dict:
+    """A full snapshot: listed SKUs take the given on_hand, unlisted ones 0; a line that would go
+    below what is reserved is refused and reported, and every other line is applied."""
+    lid = own_location(uow, distributor_id, location_id, writing=True)
+    rejected = uow.store.apply_snapshot(lid, items, now)
+    uow.commit()
+    listed = {sku for sku, _ in items}
+    return {"applied": len(items) - sum(1 for r in rejected if r.sku in listed),
+            "rejected": [{**r._asdict(), "reason": "on_hand would fall below reserved"} for r in rejected]}
+
+
+def adjust_stock(uow: UnitOfWork, distributor_id, location_id, deltas: Sequence[tuple[str, int]],
+                 request: Mapping[str, Any], now: datetime, request_key: str | None = None) -> dict:
+    """Deltas, all or nothing: one that would go below reserved or below 0 refuses them all.
+    With ``request_key`` (the caller's Idempotency-Key) they are applied once however often the
+    request (``request``, the body as sent) arrives: a repeat answers what the first did."""
+    lid = own_location(uow, distributor_id, location_id, writing=True)
+    if request_key is not None:
+        fingerprint = domain.request_fingerprint(lid, dict(request))
+        first = uow.store.claim_request(request_key, fingerprint)
+        if first is not None:
+            if first.fingerprint != fingerprint:
+                raise KeyReused("this Idempotency-Key was used with a different request")
+            return first.result
+    rows = []
+    for i, (sku, delta) in enumerate(deltas):
+        row = uow.store.apply_adjustment(lid, sku, delta, now)
+        if row is None:
+            have = uow.store.current_stock(lid, sku)
+            on_hand, reserved = (have.on_hand, have.reserved) if have else (0, 0)
+            above = on_hand + delta > domain.MAX_ON_HAND
+            broken = f"on_hand ≤ {domain.MAX_ON_HAND}" if above else "on_hand ≥ reserved ≥ 0"
+            raise StockConflict(
+                f"adjustments[{i}]: {sku} has on_hand {on_hand} and reserved {reserved}; a delta of {delta} "
+                f"would break {broken}; nothing was applied",
+                [{"field": f"adjustments[{i}].delta",
+                  "message": f"would go above {domain.MAX_ON_HAND}" if above else "would go below reserved or 0"}])
+        rows.append(row)
+    result = {"applied": len(rows), "items": STOCK_ROW.dump(rows, many=True)}
+    if request_key is not None:
+        uow.store.record_request(request_key, result)
+    uow.commit()
+    return result
+
+
+# ---- routing ------------------------------------------------------------------------------------
+
+
+def decide(store: Store, lat: float, lon: float, lines: Sequence[tuple[str, int]], skus: list[str],
+           excluded: Iterable[int], max_shipments: int, fresh_since: datetime,
+           reach_km: float) -> tuple[Decision, tuple[Location, ...]]:
+    """The decision and the locations it was made over: over the nearest few candidates when that
+    settles it (``domain.decided_by_short_list``: the same decision every candidate would give),
+    else over every candidate in range that has any of ``skus``. A re-route (some distributor
+    excluded) always looks at every candidate, so its explanation shows why the excluded ones
+    were passed over."""
+    excluded = frozenset(excluded)
+    if not excluded:
+        wanted: dict[str, int] = {}
+        for sku, qty in lines:
+            wanted[sku] = wanted.get(sku, 0) + qty
+        short = domain.short_list(store.nearest_scan(lat, lon, wanted, [], fresh_since), lat, lon, reach_km)
+        decision = domain.decided_by_short_list(lines, lat, lon, short, max_shipments)
+        if decision is not None:
+            return decision, short.locations
+    everyone = store.candidates(lat, lon, skus, fresh_since, reach_km)
+    return domain.route(list(lines), lat, lon, everyone, excluded, max_shipments), tuple(everyone)
+
+
+def route_and_reserve(store: Store, order: Order, lines: Sequence[tuple[str, int]], excluded: Iterable[int],
+                      max_shipments: int, now: datetime, freshness: timedelta) -> Routing:
+    """Route ``lines`` and reserve what the decision ships. A reservation lost to a concurrent order
+    routes again from fresh stock figures; after ``ROUTE_ATTEMPTS`` nothing is placed."""
+    fresh_since = now - freshness
+    reach = store.max_radius_km()
+    skus = order.skus_to_look_up(lines)
+    for _attempt in range(ROUTE_ATTEMPTS):
+        decision, locations = decide(store, order.lat, order.lon, lines, skus, excluded, max_shipments,
+                                     fresh_since, reach)
+        if store.reserve_all(decision.reservations()):
+            return Routing(decision, locations)
+    return Routing(Decision.nothing_placed(lines), ())
+
+
+def _record(store: Store, change: OrderChange, now: datetime) -> None:
+    """Write what an order's change decided (the reservations of new shipments are made)."""
+    for a in change.changed:
+        store.set_assignment(a)
+    for move in change.released:
+        store.release(move)
+    for move in change.consumed:
+        store.consume(move)
+    for shipment in change.shipments:
+        store.insert_assignment(change.order.id, shipment, now)
+    store.save_order(change.order)
+
+
+def reroute(uow: UnitOfWork, assignments: Iterable[Assignment], trigger: str, now: datetime,
+            freshness: timedelta = domain.FRESHNESS, *, action: str = domain.REROUTE, reason: str | None = None,
+            exclude: bool = True) -> list[tuple[str, dict]]:
+    """End these assignments, release what they reserved and place their lines again without their
+    distributor (for the rest of the order); what cannot be placed joins ``backordered``. The
+    outbox gets each order's event; returned are the events for the ended assignments (whose
+    views are the caller's to render)."""
+    by_order: dict[int, list[int]] = {}
+    for a in assignments:
+        by_order.setdefault(a.order_id, []).append(a.id)
+    assignment_events = []
+    for order_id, ending in by_order.items():
+        order = uow.store.order(order_id, for_update=True)
+        rerouting = order.reroute(ending, trigger, now, action=action, reason=reason, exclude=exclude)
+        if not rerouting.ended:
+            continue  # no longer open (cancelled, say, since they were read)
+        for a in rerouting.ended:
+            uow.store.set_assignment(a)
+        for move in rerouting.released:
+            uow.store.release(move)
+        routing = route_and_reserve(uow.store, rerouting.order, rerouting.lines, rerouting.excluded,
+                                    rerouting.max_shipments, now, freshness)
+        change = rerouting.place(routing, now)
+        _record(uow.store, change, now)
+        view = _saved_view(uow.store, order_id)
+        order_events = [e for e in change.events if not isinstance(e, domain.AssignmentRejected)]
+        uow.add_events(_events(order_events, order=view))
+        assignment_events += [e for e in change.events if isinstance(e, domain.AssignmentRejected)]
+        log.info("order_rerouted", order_id=order_id, trigger=trigger, status=change.status)
+    return assignment_events
+
+
+def reroute_overdue(uow: UnitOfWork, now: datetime, timeout: timedelta = domain.ACCEPT_TIMEOUT,
+                    freshness: timedelta = domain.FRESHNESS) -> int:
+    """A pending assignment not accepted within the timeout is re-routed without its distributor;
+    returns how many were."""
+    overdue = uow.store.overdue_assignments(now - timeout)
+    if overdue:
+        reroute(uow, overdue, "timeout", now, freshness)
+        uow.commit()
+    return len(overdue)
+
+
+# ---- orders -------------------------------------------------------------------------------------
+
+
+def create_order(uow: UnitOfWork, channel: str, external_id: str, ship_to: Mapping[str, Any],
+                 lines: Sequence[tuple[str, int]], now: datetime,
+                 freshness: timedelta = domain.FRESHNESS) -> dict:
+    """``{"order": view, "replayed": bool}``: a repeated ``external_id`` answers the order placed
+    first."""
+    existing = uow.store.order_by_external_id(channel, external_id)
+    if existing:
+        return {"order": order_view(existing, existing.assignments), "replayed": True}
+    skus = list(dict.fromkeys(sku for sku, _ in lines))
+    products = uow.catalog.products(skus)
+    prices = uow.pricing.retail_prices(skus)
+    new = domain.new_order(channel, external_id, ship_to, lines, products, prices, MAX_MONEY)
+    order_id = uow.store.insert_order(new, now)
+    if order_id is None:  # the same external_id won a race a moment ago
+        existing = uow.store.order_by_external_id(channel, external_id)
+        return {"order": order_view(existing, existing.assignments), "replayed": True}
+    order = uow.store.order(order_id)
+    routing = route_and_reserve(uow.store, order, new.lines, (), domain.MAX_SHIPMENTS, now, freshness)
+    change = order.place(routing, now)
+    _record(uow.store, change, now)
+    view = _saved_view(uow.store, order_id)
+    uow.add_events(_events(change.events, order=view))
+    uow.commit()
+    return {"order": view, "replayed": False}
+
+
+def _order(store: Store, order_id, channel: str | None, for_update: bool = False) -> Order:
+    number = parse_id(order_id, OrderNotFound, "order")
+    order = store.order(number, for_update)
+    if order is None or (channel is not None and order.channel != channel):
+        raise OrderNotFound(f"order {order_id} not found")
+    return order
+
+
+def get_order(uow: UnitOfWork, channel: str | None, order_id) -> dict:
+    """A channel sees its own orders; ``channel=None`` is the sales team's view with the explanation.
+    The order and its assignments are read from one snapshot: a re-route committing between the
+    two reads would otherwise show the new shipments beside the old explanation."""
+    uow.repeatable_read()
+    order = _order(uow.store, order_id, channel)
+    return order_view(order, order.assignments, admin=channel is None)
+
+
+def list_orders(uow: UnitOfWork, filters: Mapping[str, Any], after: int | None, limit: int) -> dict:
+    """The sales team's search; a list view carries no routing explanation (the order's own view
+    does)."""
+    uow.repeatable_read()  # the page and its assignments from one snapshot (see get_order)
+    result = page(uow.store.list_orders(filters, after, limit), limit, key=lambda r: r.id)
+    by_order: dict[int, list[Assignment]] = {r.id: [] for r in result["items"]}
+    for a in uow.store.assignments_of(list(by_order)):  # one query for the whole page
+        by_order[a.order_id].append(a)
+    result["items"] = [order_view(r, by_order[r.id]) for r in result["items"]]
+    return result
+
+
+def cancel_order(uow: UnitOfWork, channel: str | None, order_id, actor: str, now: datetime) -> dict:
+    order = _order(uow.store, order_id, channel, for_update=True)
+    change = order.cancel(actor, now)
+    if change is None:  # cancelled already
+        return order_view(order, order.assignments, admin=channel is None)
+    _record(uow.store, change, now)
+    view = _saved_view(uow.store, order.id, admin=channel is None)
+    uow.add_events(_events(change.events, order=view))
+    uow.commit()
+    return view
+
+
+# ---- assignments --------------------------------------------------------------------------------
+
+
+def _own_assignment(uow: UnitOfWork, distributor_id, assignment_id, writing: bool) -> Assignment:
+    did = parse_id(distributor_id, AssignmentNotFound, "distributor")
+    number = parse_id(assignment_id, AssignmentNotFound, "assignment")
+    a = uow.store.assignment(number, for_update=writing)
+    if a is None or a.distributor_id != did:
+        raise AssignmentNotFound(f"assignment {assignment_id} not found")
+    if writing and distributor_status(uow, did) != "active" \
+            and distributor_status(uow, did, fresh=True) != "active":
+        raise DistributorNotActive(f"distributor {did} is not active: it may read but not accept work")
+    return a
+
+
+def _assignment_view(store: Store, assignment_id: int) -> dict:
+    return assignment_views(store, [store.assignment(assignment_id)])[0]
+
+
+def list_assignments(uow: UnitOfWork, distributor_id, status: str | None, after: int | None,
+                     limit: int) -> dict:
+    did = parse_id(distributor_id, AssignmentNotFound, "distributor")
+    result = page(uow.store.distributor_assignments(did, status, after, limit), limit, key=lambda r: r.id)
+    result["items"] = assignment_views(uow.store, result["items"])
+    return result
+
+
+def accept_assignment(uow: UnitOfWork, distributor_id, assignment_id, now: datetime) -> dict:
+    change = _own_assignment(uow, distributor_id, assignment_id, writing=True).accept(now)
+    uow.store.set_assignment(change.assignment)
+    view = _assignment_view(uow.store, change.assignment.id)
+    uow.add_events(_events(change.events, assignment=view))
+    uow.commit()
+    return view
+
+
+def ship_assignment(uow: UnitOfWork, distributor_id, assignment_id, carrier: str, tracking_no: str,
+                    now: datetime) -> dict:
+    a = _own_assignment(uow, distributor_id, assignment_id, writing=True)
+    domain.move_assignment(a.status, domain.SHIP)  # refused before the order is locked
+    order = uow.store.order(a.order_id, for_update=True)
+    change = order.ship(a.id, carrier, tracking_no, now)
+    _record(uow.store, change, now)
+    view = _assignment_view(uow.store, a.id)
+    uow.add_events(_events(change.events, assignment=view))
+    uow.commit()
+    return view
+
+
+def reject_assignment(uow: UnitOfWork, distributor_id, assignment_id, reason: str, now: datetime,
+                      freshness: timedelta = domain.FRESHNESS) -> dict:
+    a = _own_assignment(uow, distributor_id, assignment_id, writing=True)
+    domain.move_assignment(a.status, domain.REJECT)
+    rejected = reroute(uow, [a], "rejected", now, freshness, action=domain.REJECT, reason=reason)
+    view = _assignment_view(uow.store, a.id)
+    uow.add_events(_events(rejected, assignment=view))
+    uow.commit()
+    return view

@@ -212,3 +212,17 @@ class LocationChangedEventSchema(Schema):
     request_id = fields.String(allow_none=True)
     location = fields.Nested(LocationSchema)
     distributor_status = fields.String()
+
+
+_DISTRIBUTOR = DistributorSchema()
+_DISTRIBUTOR_ADMIN = DistributorAdminSchema()
+
+
+def dump_distributor(distributor, locations, history=None) -> dict:
+    """A distributor (``distributors.domain.Distributor``) with its locations: the distributor's own
+    view, or with ``history`` the admin's (``DistributorAdminSchema``)."""
+    data = {**distributor.__dict__, "locations": locations}
+    if history is None:
+        return _DISTRIBUTOR.dump(data)
+    data["history"] = history
+    return _DISTRIBUTOR_ADMIN.dump(data)

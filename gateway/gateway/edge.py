@@ -21,6 +21,7 @@ from common.schemas import MAX_ID
 from gateway.errors import PayloadTooLarge, UnsupportedMediaType
 
 MAX_DEPTH = 32
+MAX_CURSOR = 2048  # characters
 MAX_INTEGER = MAX_ID  # ±2^53 - 1: what every JSON client holds exactly
 JSON_MEDIA_TYPES = ("application/json",)
 
@@ -115,10 +116,18 @@ def read_json_body(request: Request, max_body: int) -> tuple[bytes, Any]:
 
 
 def refuse_stray_body(request: Request, max_body: int) -> bytes:
-    """A route that takes no body: an empty one is fine, anything else must still be JSON."""
-    raw = request.get_data(cache=True)[:max_body]
+    """A route that takes no body: an empty one is fine; anything else is 415 if it is not JSON and
+    400 if it is (a client that sends one expects it to mean something)."""
+    if request.content_length is not None and request.content_length > max_body:
+        raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
+    request.max_content_length = max_body
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"request body is larger than {max_body} bytes") from None
     if raw.strip():
         check_media_type(request)
+        raise InvalidInput.for_field("body", "this route takes no request body")
     return raw
 
 
@@ -163,11 +172,17 @@ def wrap_cursor(list_name: str, cursor: str) -> str:
 
 
 def unwrap_cursor(list_name: str, cursor: str) -> str:
+    """The service's own cursor inside ours. Not signed: a client may forge one, so each service
+    checks the key it carries (``common.pagination.decode_cursor``); this only binds it to a list."""
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        issued_by, inner = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        wrapped = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise InvalidInput.for_field("cursor", "malformed cursor") from None
-    if issued_by != list_name or not isinstance(inner, str):
+    if not (isinstance(wrapped, list) and len(wrapped) == 2 and isinstance(wrapped[1], str)):
+        raise InvalidInput.for_field("cursor", "malformed cursor")
+    if wrapped[0] != list_name:
         raise InvalidInput.for_field("cursor", "this cursor belongs to another list")
-    return inner
+    return wrapped[1]

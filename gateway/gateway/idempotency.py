@@ -20,15 +20,15 @@ REPLAYED_HEADERS = ("Location", "Content-Type")
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
 def run_once(tx, scope: str, key: str, fingerprint: str, ttl_hours: int,
              produce: Callable[[], Response]) -> Response:
-    if not 1 <= len(key) <= 255:
-        raise InvalidInput.for_field("Idempotency-Key", "must be 1-255 characters")
+    if not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise InvalidInput.for_field("Idempotency-Key", "must be 1-255 printable ASCII characters")
     cur = tx.cursor()
     if not store.claim_idempotency_key(cur, scope, key, fingerprint, ttl_hours, LEASE_SECONDS):
         record = store.idempotency_record(cur, scope, key)

@@ -125,11 +125,11 @@ def _operation(spec: RouteSpec) -> dict:
     for status, description in spec.also.items():
         op["responses"][str(status)] = {**success, "description": description}
     problem = {"content": {"application/problem+json": {"schema": "Problem"}}}
-    codes = {"400": "invalid input", "500": "unexpected error"}
+    codes = {"400": "invalid input", "500": "unexpected error",
+             "413": "request body too large",  # any route: one that takes none refuses a stray one
+             "415": "a request body that is not application/json"}
     if spec.method in ("POST", "PUT", "PATCH"):
         codes["409"] = "a conflict or an illegal state change, or this Idempotency-Key still in flight"
-        codes["413"] = "request body too large"
-        codes["415"] = "a request body that is not application/json"
     if spec.method in ("POST", "PUT"):
         codes["422"] = "this Idempotency-Key was used with another request"
     if spec.query is not None:

@@ -6,9 +6,11 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from common.errors import ServiceError
 from gateway.errors import status_for, title_for
 
 PROBLEM_TYPE = "https://dcm.example/problems/"
+DRIVERS = ("psycopg2", "kombu", "amqp")
 SLUGS = {400: "invalid-input", 401: "unauthorized", 403: "forbidden", 404: "not-found",
          405: "method-not-allowed", 409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type",
          422: "unprocessable", 429: "too-many-requests", 500: "internal-error",
@@ -33,7 +35,13 @@ def problem_from_exception(exc: BaseException, request_id: str | None) -> Respon
     if status == 500:
         return problem(500, title, "an unexpected error occurred; quote the request id",
                        request_id=request_id)
-    detail = getattr(exc, "detail", None) or str(exc) or title
+    if isinstance(exc, ServiceError):
+        detail = exc.detail or title
+    elif type(exc).__module__.split(".")[0] in DRIVERS or isinstance(exc, OSError):
+        # a driver's or the broker's error text may name hosts and users: not for clients
+        detail = "a database or the message broker did not answer; try again"
+    else:
+        detail = str(exc) or title
     errors = getattr(exc, "errors", None) if status == 400 else None
     if status == 400 and not errors:
         errors = []

@@ -87,7 +87,7 @@ class GatewayService:
         raw, body = b"", None
         if spec.body is not None and not (spec.body_optional and not request.content_length):
             raw, body = edge.read_json_body(request, spec.max_body)
-        elif request.method in ("POST", "PUT", "PATCH"):
+        elif not (spec.body_optional and spec.body is not None):
             raw = edge.refuse_stray_body(request, spec.max_body)
         call = Call(principal, body, query, request_id, request.headers)
 
@@ -259,6 +259,7 @@ class GatewayService:
     @route("GET", "/v1/admin/tiers", roles=ADMIN, tag="pricing", summary="Distributor tiers",
            query=PageQuerySchema, response=pricing_schemas.TierPageSchema)
     def list_tiers(self, call):
+        load(PageQuerySchema, call.query)  # one page holds every tier; bad paging is still 400
         return self.pricing.list_tiers()
 
     @route("PUT", "/v1/admin/tiers/<tier>", roles=MANAGER_ONLY, tag="pricing",

@@ -171,3 +171,68 @@ def test_docs_renders_the_openapi_document_from_local_assets(client):
         r = client["anonymous"].get(f"/docs/assets/{asset}")
         assert r.status_code == 200 and len(r.content) > 1000, asset
     assert client["anonymous"].get("/docs/assets/secrets.txt").status_code == 404
+
+
+def forged(list_name: str, inner_key) -> str:
+    import base64
+
+    inner = base64.urlsafe_b64encode(json.dumps({"after": inner_key}).encode()).decode().rstrip("=")
+    outer = json.dumps([list_name, inner]).encode()
+    return base64.urlsafe_b64encode(outer).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("route,list_name,key", [
+    ("/v1/admin/products", "list_products", {"x": 1}),
+    ("/v1/admin/products", "list_products", "a\x00b"),
+    ("/v1/admin/distributors", "list_distributors", "seven"),
+    ("/v1/admin/applications", "list_applications", 2**70),
+    ("/v1/admin/promotions", "list_promotions", [1]),
+    ("/v1/admin/parity/violations", "list_violations", ["42", "not a time", 1]),
+    ("/v1/admin/parity/violations", "list_violations", "abc"),
+    ("/v1/admin/orders", "list_orders", "x"),
+])
+def test_a_forged_cursor_is_400_not_a_500(client, route, list_name, key):
+    r = client["sales"].get(f"{route}?cursor={forged(list_name, key)}")
+    assert r.status_code == 400 and field_of(r) == "cursor", r.text
+    deep = base64_of("[" * 5000)
+    r = client["sales"].get(f"{route}?cursor={deep}")
+    assert r.status_code == 400 and field_of(r) == "cursor"
+
+
+def base64_of(text: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_a_body_sent_where_a_route_takes_none_is_refused(client, uniq):
+    client["sales"].post("/v1/admin/products", json=product(uniq)).raise_for_status()
+    r = client["sales"].post(f"/v1/admin/products/{uniq}/discontinue", data="[" * 5000 + "]" * 5000,
+                             headers={"Content-Type": "application/json", "Idempotency-Key": uniq})
+    assert r.status_code == 400 and field_of(r) == "body"
+    r = client["sales"].request("GET", "/v1/admin/products", data="hello",
+                                headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert client["sales"].get(f"/v1/admin/products/{uniq}").json()["status"] == "draft"
+
+
+def test_an_idempotency_key_must_be_printable_ascii(client, uniq):
+    r = client["sales"].post("/v1/admin/products", json=product(uniq),
+                             headers={"Idempotency-Key": "a\x01b"})
+    assert r.status_code == 400 and field_of(r) == "Idempotency-Key"
+    assert_not_stored(client, uniq)
+
+
+def test_a_list_that_fits_one_page_still_checks_its_paging(client):
+    for bad in ("limit=0", "limit=abc", "limit=501"):
+        r = client["sales"].get(f"/v1/admin/tiers?{bad}")
+        assert r.status_code == 400 and field_of(r) == "limit", bad
+
+
+@pytest.mark.parametrize("price", ["0E-1000000", "0E+1000000", "1E+30"])
+def test_money_written_with_a_huge_exponent_is_400(client, uniq, price):
+    client["sales"].post("/v1/admin/products", json=product(uniq)).raise_for_status()
+    r = client["manager"].put(f"/v1/admin/prices/{uniq}",
+                              json={"list_price": price, "floor_price": "1.00"})
+    assert r.status_code == 400 and field_of(r) == "list_price", r.text
+    assert client["sales"].get(f"/v1/admin/prices/{uniq}").json()["history"] == []

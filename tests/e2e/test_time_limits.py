@@ -4,10 +4,11 @@ import os
 import signal
 import time
 
+import psycopg2
 import pytest
 import requests
 
-from common.testing import running_system, service_env, start, wait_ready
+from common.testing import running_system, service_env, start, wait_ready, wait_until
 
 LIMIT = 2.0
 
@@ -70,3 +71,67 @@ def test_a_service_that_is_down_is_a_503_at_once_and_back_when_it_is(timed):
         timed.procs["catalog"] = start("catalog", env, timed.log_dir)
     wait_ready(base, [timed.procs["catalog"]])
     assert requests.get(f"{base}/v1/admin/products", headers=auth, timeout=30).status_code == 200
+
+
+def test_a_call_that_waited_past_its_deadline_is_dropped_unrun(timed):
+    manager = {"Authorization": f"Bearer {timed.issue_key('manager')}"}
+    base = timed.base_url
+    before = requests.get(f"{base}/v1/admin/green-channel", headers=manager, timeout=30).json()
+    pricing = timed.procs["pricing"]
+    os.kill(pricing.pid, signal.SIGSTOP)
+    try:
+        r = requests.put(f"{base}/v1/admin/green-channel", headers=manager, timeout=30,
+                         json={"max_discount_pct": "7", "max_duration_hours": "24"})
+        assert r.status_code == 504, r.text
+    finally:
+        os.kill(pricing.pid, signal.SIGCONT)
+    log = timed.log_dir / "pricing.log"
+    wait_until(lambda: "rpc_expired" in log.read_text(), 20, "pricing logs the expired call")
+    after = requests.get(f"{base}/v1/admin/green-channel", headers=manager, timeout=30).json()
+    assert after == before  # the client was told 504: nothing changed behind its back
+
+
+def test_a_delta_applied_after_its_504_is_not_applied_again_on_retry(timed):
+    manager = timed.issue_key("manager")
+    sku = f"TL{os.getpid()}"
+    auth = {"Authorization": f"Bearer {manager}"}
+    base = timed.base_url
+    requests.post(f"{base}/v1/admin/products", headers=auth, timeout=30, json={
+        "sku": sku, "name": "Towel", "category": "towels", "lifecycle": "new"}).raise_for_status()
+    receipt = requests.post(f"{base}/v1/applications", timeout=30, json={
+        "company_name": "Slow Stock Ltd", "credit_code": "91350100M000100Y43",
+        "contact": {"name": "Z", "phone": "13800001111", "email": "z@example.cn"},
+        "address": "1 Road", "province": "Shanghai", "city": "Shanghai",
+        "locations": [{"name": "DC", "lat": 31.2, "lon": 121.4}], "requested_tier": "gold",
+        "channels": ["tmall"]}).json()
+    approved = requests.post(f"{base}/v1/admin/applications/{receipt['id']}/approve", headers=auth,
+                             json={"tier": "gold"}, timeout=30).json()
+    dist = {"Authorization": f"Bearer {approved['api_key']}"}
+    location = requests.get(f"{base}/v1/me", headers=dist, timeout=30).json()["locations"][0]["id"]
+    requests.put(f"{base}/v1/locations/{location}/stock", headers=dist, timeout=30,
+                 json={"items": [{"sku": sku, "on_hand": 10}]}).raise_for_status()
+    adjust = {"adjustments": [{"sku": sku, "delta": 1, "reason": "found"}]}
+    key = {**dist, "Idempotency-Key": f"slow-{sku}"}
+    # hold the stock row: the service starts the delta in time, then waits past the gateway's limit
+    conn = psycopg2.connect(timed.database_urls["fulfillment"])
+    cur = conn.cursor()
+    cur.execute("SELECT on_hand FROM stock WHERE location_id = %s AND sku = %s FOR UPDATE",
+                (location, sku))
+    try:
+        r = requests.post(f"{base}/v1/locations/{location}/stock/adjustments", headers=key,
+                          json=adjust, timeout=30)
+        assert r.status_code == 504, r.text
+    finally:
+        conn.rollback()  # the held delta now commits, after its caller was told 504
+        conn.close()
+
+    def on_hand():
+        rows = requests.get(f"{base}/v1/locations/{location}/stock", headers=dist, timeout=30).json()
+        return rows["items"][0]["on_hand"]
+
+    wait_until(lambda: on_hand() == 11, 10, "the held delta is applied once released")
+    retry = requests.post(f"{base}/v1/locations/{location}/stock/adjustments", headers=key,
+                          json=adjust, timeout=30)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["items"][0]["on_hand"] == 11  # the first application's answer
+    assert on_hand() == 11

@@ -131,7 +131,7 @@ class CatalogService:
         return PRODUCT.dump(product)
 
     def _page(self, params: dict) -> dict:
-        after = decode_cursor(params.pop("cursor"))
+        after = decode_cursor(params.pop("cursor"), str)
         limit = params.pop("limit")
         rows = store.list_page(self.db.cursor(), params, after, limit)
         result = page(rows, limit, key=lambda p: p.sku)

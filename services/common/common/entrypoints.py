@@ -18,15 +18,31 @@ from nameko.rpc import Rpc as NamekoRpc
 
 from common.config import setting
 from common.db import finish_transactions
-from common.errors import StoreUnavailable
+from common.errors import ServiceError, ServiceNotRunning, ServiceTimeout, StoreUnavailable
 from common.rpc import expired
 
 ATTEMPT_HEADER = "x-dcm-attempt"
 QUEUE_HEADER = "x-dcm-queue"
 ERROR_HEADER = "x-dcm-error"
-# the infrastructure being down, not the event being wrong: retried for as long as it takes
-TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError, ConnectionError, UnknownService,
-             RpcTimeout, KombuOperationalError, AmqpConnectionError)
+# the broker or a service being away, not the work being wrong
+BROKER_OUTAGE = (ConnectionError, KombuOperationalError, AmqpConnectionError)
+# what a called service answers while it or its own infrastructure is away
+SERVICE_OUTAGE = (ServiceTimeout, ServiceNotRunning, StoreUnavailable, UnknownService, RpcTimeout)
+# PostgreSQL errors that say the connection or the server is gone (SQLSTATE class 08, and 57P01-03:
+# terminated by an administrator, a crash, a server starting up), not that a statement is wrong
+DATABASE_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The infrastructure being down, not the work being wrong: an event is retried for as long as
+    it takes, a call answers 503 ("try again"). A statement PostgreSQL refuses for what it is (too
+    large, cancelled by a timeout, a deadlock) is not one: that stays a bug to see."""
+    if isinstance(exc, psycopg2.InterfaceError) or isinstance(exc, BROKER_OUTAGE + SERVICE_OUTAGE):
+        return True
+    if isinstance(exc, psycopg2.OperationalError):
+        code = exc.pgcode
+        return code is None or code.startswith("08") or code in DATABASE_GONE
+    return False
 
 log = structlog.get_logger("common.events")
 
@@ -42,18 +58,21 @@ def retry_delay(attempt: int) -> float:
 
 def gives_up(exc: BaseException, attempt: int, max_attempts: int) -> bool:
     """Whether a failed event goes to the dead letters instead of being tried again."""
-    return not isinstance(exc, TRANSIENT) and attempt >= max_attempts
+    return not is_outage(exc) and attempt >= max_attempts
 
 
 def unavailable(service: str, exc_info):
     """The infrastructure failing under a call (a dropped database connection, the broker gone) is
     not the caller's mistake nor a bug of ours: the caller hears ``StoreUnavailable`` (503, try
     again) instead of an opaque error."""
-    if exc_info is None or not isinstance(exc_info[1], TRANSIENT):
-        return exc_info
-    error = StoreUnavailable(f"the {service} service could not reach its database, the broker or a "
-                             f"service it needs "
-                             f"({type(exc_info[1]).__name__}); try again")
+    if exc_info is None or isinstance(exc_info[1], ServiceError) or not is_outage(exc_info[1]):
+        return exc_info  # a called service's own 503/504 passes through as it is
+    exc = exc_info[1]
+    if isinstance(exc, UnknownService):
+        error = ServiceNotRunning(f"the {exc.args[0]} service is not running")
+    else:
+        error = StoreUnavailable(f"the {service} service could not reach its database or the "
+                                 f"broker ({type(exc).__name__}); try again")
     return type(error), error, exc_info[2]
 
 
@@ -73,12 +92,16 @@ class Rpc(NamekoRpc):
         exc_info = unavailable(self.container.service_name, exc_info)
         try:
             return super().handle_result(message, worker_ctx, None if exc_info else result, exc_info)
-        except TRANSIENT as exc:
+        except BROKER_OUTAGE as exc:
             # the broker went away between the work and its reply: the caller times out and may
             # retry (the work is committed; idempotency keys and deadlines keep a retry safe).
             # Raising here would kill the whole container for one lost reply.
             log.warning("rpc_reply_lost", service=self.container.service_name,
                         method=self.method_name, error=f"{type(exc).__name__}: {exc}")
+            try:  # on a connection that survived, the request must not hold a prefetch slot
+                self.rpc_consumer.queue_consumer.ack_message(message)
+            except Exception:  # noqa: BLE001 - its connection is gone: the broker requeued it
+                pass
             return result, exc_info
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import eventlet
+from amqp.exceptions import NotFound
 from kombu import Connection, Queue
 from nameko import rpc as nameko_rpc
 from nameko.constants import AMQP_URI_CONFIG_KEY
@@ -32,35 +33,52 @@ def expired(context_data: dict, now: float | None = None) -> bool:
     return deadline is not None and (time.time() if now is None else now) > float(deadline)
 
 
-def consumers_of(amqp_uri: str, service: str) -> int | None:
-    """How many processes consume the service's RPC queue (None: the broker did not say)."""
+def consumers_of(amqp_uri: str, service: str, within: float) -> int | None:
+    """How many processes consume the service's RPC queue: 0 when the queue does not exist (the
+    service never ran), None when the broker did not say within ``within`` seconds (keep waiting)."""
+    timer = eventlet.Timeout(within)
     try:
-        with Connection(amqp_uri, connect_timeout=2) as conn:
+        with Connection(amqp_uri, connect_timeout=within) as conn:
             queue = Queue(RPC_QUEUE_TEMPLATE.format(service), no_declare=True)(conn.channel())
             return queue.queue_declare(passive=True).consumer_count
-    except Exception:  # no such queue (never started) or no broker: nobody is there either way
+    except NotFound:
         return 0
+    except eventlet.Timeout as exc:
+        if exc is not timer:
+            raise
+        return None
+    except Exception:  # the broker is unwell: no verdict, the call waits out its limit
+        return None
+    finally:
+        timer.cancel()
 
 
 class TimedMethod:
     def __init__(self, method: nameko_rpc.MethodProxy, service: str, timeout: float,
-                 amqp_uri: str | None = None):
+                 amqp_uri: str | None = None, parent_deadline: float | None = None):
         self.method, self.service, self.timeout = method, service, timeout
-        self.amqp_uri = amqp_uri
+        self.amqp_uri, self.parent_deadline = amqp_uri, parent_deadline
 
     def __call__(self, *args, **kwargs):
-        self.set_deadline()
-        return self.wait(self.method.call_async(*args, **kwargs))
-
-    def set_deadline(self) -> None:
         """The callee is told when its caller stops waiting (``deadline``, Unix seconds, carried in
-        the call's context like the request id, so nested calls inherit the earliest); a service
-        that gets the call later — it was stalled, or its queue was long — drops it unrun instead
-        of doing work nobody waits for, which a client's retry would then do a second time."""
+        the call's context like the request id; a nested call gets the earlier of its own and the
+        one its worker was called with); a service that gets the call later — it was stalled, or
+        its queue was long — drops it unrun instead of doing work nobody waits for, which a client's
+        retry would then do a second time. The worker's own deadline is restored afterwards, so one
+        call's does not shorten the next's."""
         data = self.method.worker_ctx.data
         deadline = time.time() + self.timeout
-        inherited = data.get(DEADLINE)
-        data[DEADLINE] = min(deadline, float(inherited)) if inherited else deadline
+        if self.parent_deadline is not None:
+            deadline = min(deadline, self.parent_deadline)
+        data[DEADLINE] = deadline
+        try:
+            reply = self.method.call_async(*args, **kwargs)
+        finally:
+            if self.parent_deadline is None:
+                data.pop(DEADLINE, None)
+            else:
+                data[DEADLINE] = self.parent_deadline
+        return self.wait(reply)
 
     def call_async(self, *args, **kwargs):
         return self.method.call_async(*args, **kwargs)
@@ -74,7 +92,9 @@ class TimedMethod:
         try:
             return self._within(reply, first)
         except _NoReply:
-            if self.amqp_uri and consumers_of(self.amqp_uri, self.service) == 0:
+            remaining = self.timeout - (time.monotonic() - started)
+            if self.amqp_uri and remaining > 0 and \
+                    consumers_of(self.amqp_uri, self.service, remaining) == 0:
                 raise ServiceNotRunning(f"the {self.service} service is not running") from None
         try:
             return self._within(reply, max(self.timeout - (time.monotonic() - started), 0.001))
@@ -96,13 +116,15 @@ class TimedMethod:
 
 
 class TimedServiceProxy(nameko_rpc.ServiceProxy):
-    def __init__(self, *args, timeout: float, amqp_uri: str | None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, worker_ctx, *args, timeout: float, amqp_uri: str | None, **kwargs):
+        super().__init__(worker_ctx, *args, **kwargs)
         self.timeout, self.amqp_uri = timeout, amqp_uri
+        inherited = worker_ctx.data.get(DEADLINE)  # as the worker was called, before any call of its own
+        self.parent_deadline = float(inherited) if inherited is not None else None
 
     def __getattr__(self, name):
         return TimedMethod(super().__getattr__(name), self.service_name, self.timeout,
-                           self.amqp_uri)
+                           self.amqp_uri, self.parent_deadline)
 
 
 class RpcProxy(nameko_rpc.RpcProxy):

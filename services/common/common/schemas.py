@@ -125,8 +125,8 @@ def check_offset(value: datetime) -> None:
     offset = value.utcoffset()
     if offset is not None and not MIN_OFFSET <= offset <= MAX_OFFSET:
         raise ValidationError("UTC offset must be between -12:00 and +14:00")
-    if not EARLIEST <= value <= LATEST:
-        raise ValidationError("must be between 1900 and 9000")
+    if not EARLIEST.replace(tzinfo=None) <= value.replace(tzinfo=None) < LATEST.replace(tzinfo=None):
+        raise ValidationError("must be between 1900 and 9000")  # as written, whatever the offset
 
 
 class AwareTimestamp(fields.AwareDateTime):

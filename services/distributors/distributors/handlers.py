@@ -192,7 +192,7 @@ def locations(uow, distributor_id, cursor: str | None, limit: int) -> list[Locat
     """A page of the distributor's locations after the opaque ``cursor`` (``limit + 1`` of them when
     another page follows); an unknown distributor is not found before a malformed cursor is refused."""
     distributor = _distributor(uow, distributor_id)
-    return uow.list_locations(distributor.id, decode_cursor(cursor), limit)
+    return uow.list_locations(distributor.id, decode_cursor(cursor, int), limit)
 
 
 def add_location(uow, distributor_id, fields: dict, now: datetime) -> Location:

@@ -77,7 +77,7 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def list_applications(self, query: dict) -> dict:
         params = load(ApplicationQuerySchema, query)
-        after = decode_cursor(params.pop("cursor"))
+        after = decode_cursor(params.pop("cursor"), int)
         limit = params.pop("limit")
         result = page(handlers.applications(self._uow(), params, after, limit), limit, key=lambda a: a.id)
         result["items"] = APPLICATION_VIEW.dump(result["items"], many=True)
@@ -112,7 +112,7 @@ class DistributorsService:
     @rpc(expected_exceptions=ServiceError)
     def list_distributors(self, query: dict) -> dict:
         params = load(DistributorQuerySchema, query)
-        after = decode_cursor(params.pop("cursor"))
+        after = decode_cursor(params.pop("cursor"), int)
         limit = params.pop("limit")
         result = page(handlers.distributors(self._uow(), params, after, limit), limit,
                       key=lambda p: p.distributor.id)

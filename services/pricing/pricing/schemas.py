@@ -48,6 +48,15 @@ MONEY_RANGE = validate.Range(min=Decimal(0), max=MAX_MONEY,
                              error=f"must be between 0 and {MAX_MONEY}")
 
 
+def plain_decimal(field: fields.Field, value: Decimal) -> Decimal:
+    """Refuse what only an exponent makes small or large: "0E-1000000" is zero to Python but
+    overflows PostgreSQL's numeric; no money or percentage needs more than 12 places or 20 digits."""
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or exponent < -12 or value.adjusted() > 20:
+        raise field.make_error("invalid")
+    return value
+
+
 class MoneyField(fields.Decimal):
     """In: a decimal string or a JSON number with at most 2 places, from 0 to ``MAX_MONEY``
     (``positive``: above 0). Out: "199.00"."""
@@ -66,7 +75,7 @@ class MoneyField(fields.Decimal):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        return plain_decimal(self, super()._deserialize(value, attr, data, **kwargs))
 
 
 class PercentField(fields.Decimal):
@@ -83,7 +92,7 @@ class PercentField(fields.Decimal):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        return plain_decimal(self, super()._deserialize(value, attr, data, **kwargs))
 
 
 class DeviationField(fields.Decimal):

@@ -167,7 +167,7 @@ class PricingService:
     @rpc(expected_exceptions=ServiceError)
     def list_promotions(self, query: dict) -> dict:
         params = load(PromotionQuerySchema, query)
-        rows = handlers.promotions(self._uow(), params.get("status"), decode_cursor(params["cursor"]),
+        rows = handlers.promotions(self._uow(), params.get("status"), decode_cursor(params["cursor"], int),
                                    params["limit"])
         result = page(rows, params["limit"], key=lambda p: p.id)
         result["items"] = PROMOTION.dump(result["items"], many=True)
@@ -217,7 +217,7 @@ class PricingService:
     @rpc(expected_exceptions=ServiceError)
     def list_violations(self, query: dict) -> dict:
         params = load(ViolationQuerySchema, query)
-        after = decode_cursor(params.pop("cursor"))
+        after = decode_cursor(params.pop("cursor"), (str, datetime, int))
         limit = params.pop("limit")
         rows = handlers.violations(self._uow(), params, after, limit)
         result = page(rows, limit, key=lambda o: [o.seller, o.observed_at.isoformat(), o.id])

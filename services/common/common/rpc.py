@@ -95,12 +95,22 @@ class TimedMethod:
             remaining = self.timeout - (time.monotonic() - started)
             if self.amqp_uri and remaining > 0 and \
                     consumers_of(self.amqp_uri, self.service, remaining) == 0:
+                self._forget(reply)
                 raise ServiceNotRunning(f"the {self.service} service is not running") from None
         try:
             return self._within(reply, max(self.timeout - (time.monotonic() - started), 0.001))
         except _NoReply:
+            self._forget(reply)
             raise ServiceTimeout(f"the {self.service} service did not answer within "
                                  f"{self.timeout:g} s") from None
+
+    def _forget(self, reply) -> None:
+        """nameko's reply listener keeps a waiting call's event until its reply comes; one given up
+        on may never get one (dropped unrun, service gone): forget it, or it is kept for ever."""
+        waiting = self.method.reply_listener._reply_events
+        for correlation_id, event in list(waiting.items()):
+            if event is reply.reply_event:
+                waiting.pop(correlation_id, None)
 
     @staticmethod
     def _within(reply, seconds: float):

@@ -14,7 +14,8 @@ How an address is read (``Gazetteer.resolve``):
    A short form followed by a street word (``中山路``, ``南京西路``, ``延安东路``) is a street. A
    province owns its short form (``吉林``, ``海南`` are the provinces), and a division owns a short
    form it shares with a division inside it (``本溪`` is 本溪市, not 本溪县). Districts ending in 区
-   have no short form (``朝阳`` is 朝阳市).
+   have no short form (``朝阳`` is 朝阳市). A name may begin with the 市 that ends the one before it:
+   ``青岛市南区`` is read as 青岛市 + 市南区 as well as 青岛市 + 南区.
 2. The ``province``, ``city`` and ``district`` arguments are mentions too, which the answer must
    agree with.
 3. Every division mentioned is a candidate; it accounts for the mentions of itself and of its
@@ -188,19 +189,30 @@ class Gazetteer:
         return mentions
 
     def _mentions(self, text: str) -> list[_Mention]:
-        """Leftmost-longest division names in the text (short forms that are street names skipped)."""
+        """Leftmost-longest division names in the text (short forms that are street names skipped).
+        A name may also begin with the 市 that ends the one before it: ``青岛市南区`` is written for
+        青岛市市南区, so 市南区 is a mention as well as 南区 (not as a full name: never a conflict)."""
         mentions, i, end = [], 0, len(text)
         while i < end:
-            for length in self._lengths.get(text[i], ()):
-                if i + length <= end and (name := self._names.get(text[i:i + length])) is not None:
-                    break
-            else:
+            found = self._longest_at(text, i)
+            if found is None:
                 i += 1
                 continue
+            length, name = found
             if name.full or not STREET.match(text, i + length):
                 mentions.append(_Mention(text[i:i + length], name.adcodes, name.full))
+                if text[i + length - 1] == "市" and (sharing := self._longest_at(text, i + length - 1)):
+                    shared_length, shared = sharing
+                    mentions.append(_Mention(text[i + length - 1:i + length - 1 + shared_length],
+                                             shared.adcodes, False))
             i += length
         return mentions
+
+    def _longest_at(self, text: str, i: int) -> tuple[int, _Name] | None:
+        for length in self._lengths.get(text[i], ()):
+            if i + length <= len(text) and (name := self._names.get(text[i:i + length])) is not None:
+                return length, name
+        return None
 
     def _best(self, mentions: list[_Mention]) -> tuple[list[str], list[int]]:
         """The candidates that account for the most mentions, the earliest first mention breaking ties,

@@ -82,9 +82,6 @@ def test_make_run_stops_the_gateway_first():
     assert re.search(rf'^FRONT_DOOR = "{NAMES[-1]}"', (ROOT / "deploy" / "run").read_text(), re.M)
 
 
-@pytest.mark.xfail(strict=True, reason="naming the other three packages first-party re-sorts the imports "
-                                       "of 20 files owned elsewhere (ruff check --fix --select I); "
-                                       "when that lands, drop this marker")
 def test_ruff_knows_every_first_party_package():
     config = tomllib.loads((ROOT / "ruff.toml").read_text())
     assert sorted(config["lint"]["isort"]["known-first-party"]) == sorted(PACKAGES)

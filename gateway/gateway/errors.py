@@ -1,15 +1,15 @@
 """The one table from exceptions to HTTP statuses, and the gateway's own refusals."""
 from __future__ import annotations
 
-import distributors.errors
-import fulfillment.errors
-import pricing.errors
 import psycopg2
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 import catalog.errors
+import distributors.errors
+import fulfillment.errors
+import pricing.errors
 from common import errors as base
 
 

@@ -58,14 +58,19 @@ def run_once(tx, scope: str, key: str, fingerprint: str, ttl_hours: int,
     return response
 
 
+SETTLE_ATTEMPTS = 20  # more than a pool holds: after a restart every pooled connection may be dead
+
+
 def _settle(tx, write: Callable) -> None:
     """Record how the request ended. Its effect is done by now, so a connection that died meanwhile
-    (a database restart, a killed backend) must not leave the key "in flight" for the whole lease:
-    once more on a fresh connection."""
-    try:
-        write(tx.cursor())
-        tx.commit()
-    except (psycopg2.OperationalError, psycopg2.InterfaceError):
-        tx.release(broken=True)
-        write(tx.cursor())
-        tx.commit()
+    (a database restart, killed backends) must not leave the key "in flight" for the whole lease:
+    again on another connection, dropping each dead one, until one works."""
+    for attempt in range(SETTLE_ATTEMPTS):
+        try:
+            write(tx.cursor())
+            tx.commit()
+            return
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            tx.release(broken=True)
+            if attempt == SETTLE_ATTEMPTS - 1:
+                raise

@@ -30,11 +30,11 @@ def distributor_problem(distributor_id: str, amqp_uri: str) -> str | None:
     import eventlet
 
     eventlet.monkey_patch()
-    import distributors.errors
     from nameko.exceptions import RpcTimeout, UnknownService
     from nameko.standalone.rpc import ServiceRpcProxy
 
     import common.errors
+    import distributors.errors
     from common.errors import NotFound
 
     common.errors.make_deserializable(common.errors, distributors.errors)

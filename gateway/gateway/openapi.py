@@ -7,11 +7,11 @@ from functools import lru_cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
-from pricing.schemas import MoneyField, PercentField, Seller
 
 from common.schemas import MAX_ID, AwareTimestamp, Id
 from gateway.auth import DISTRIBUTOR
 from gateway.http import ROUTES, RouteSpec
+from pricing.schemas import MoneyField, PercentField, Seller
 
 CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from pricing.schemas import UnitPriceSchema
 
 from catalog.schemas import ProductSchema
 from common.schemas import page_of
+from pricing.schemas import UnitPriceSchema
 
 
 class DistributorProductSchema(ProductSchema):

@@ -7,11 +7,8 @@ from typing import Any
 
 import eventlet
 import structlog
-from distributors import schemas as distributor_schemas
-from fulfillment import schemas as fulfillment_schemas
 from nameko.exceptions import UnknownService
 from nameko.timer import timer
-from pricing import schemas as pricing_schemas
 from werkzeug.wrappers import Request, Response
 
 from catalog import schemas as catalog_schemas
@@ -22,6 +19,8 @@ from common.logs import WorkerLogging
 from common.rpc import RpcProxy
 from common.schemas import PageQuerySchema, load
 from common.topology import BACKENDS
+from distributors import schemas as distributor_schemas
+from fulfillment import schemas as fulfillment_schemas
 from gateway import apidocs, auth, edge, store
 from gateway import schemas as gateway_schemas
 from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
@@ -32,6 +31,7 @@ from gateway.openapi import build_spec
 from gateway.problems import problem, problem_from_exception
 from gateway.ratelimit import RateLimits
 from gateway.schemas import DistributorProductPageSchema, DistributorProductSchema
+from pricing import schemas as pricing_schemas
 
 register_remote_errors()
 

@@ -6,9 +6,9 @@ import subprocess
 import psycopg2
 import pytest
 import requests
-from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 from conftest import Client, onboard_distributor
+from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 
 def new_code() -> str:

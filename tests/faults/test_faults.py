@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 import requests
-from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 from common.check import check_all
 from common.testing import SERVICES, free_port, running_system, service_env, start, wait_ready
+from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 RPC_LIMIT = "3"
 PHASE_SECONDS = float(os.environ.get("FAULT_PHASE_SECONDS", "6"))

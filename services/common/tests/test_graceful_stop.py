@@ -19,7 +19,6 @@ import pytest
 import requests
 from graceful_service import SCHEMA, GracefulService
 from nameko.standalone.rpc import ClusterRpcProxy
-from pricing.writer import Quotes, QuoteWriter
 from structlog.testing import capture_logs
 
 from common import outbox
@@ -27,6 +26,7 @@ from common.db import Database, connect, transaction
 from common.entrypoints import rpc
 from common.migrate import drop_database, ensure_database
 from common.testing import ROOT, free_port
+from pricing.writer import Quotes, QuoteWriter
 
 HERE = pathlib.Path(__file__).resolve().parent
 

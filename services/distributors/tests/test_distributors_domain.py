@@ -2,6 +2,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from distributors import domain
 from distributors.errors import CreditCodeTaken, DistributorNotActive, IllegalTransition, InvalidApplication
 

@@ -6,6 +6,8 @@ import inspect
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from distributors_in_memory import InMemoryUnitOfWork
+
 from distributors import handlers, store
 from distributors.errors import (
     ApplicationNotFound,
@@ -17,7 +19,6 @@ from distributors.errors import (
     LocationNotFound,
 )
 from distributors.unit_of_work import SqlUnitOfWork
-from distributors_in_memory import InMemoryUnitOfWork
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)

@@ -1,6 +1,9 @@
 """The distributors service's input contracts: phones as people write them become E.164, every
 number is finite, every string bounded and storable, every bad field named."""
 import pytest
+
+from common.errors import InvalidInput
+from common.schemas import load
 from distributors.schemas import (
     ApplicationQuerySchema,
     ApplicationSchema,
@@ -11,9 +14,6 @@ from distributors.schemas import (
     LocationPatchSchema,
     ReasonSchema,
 )
-
-from common.errors import InvalidInput
-from common.schemas import load
 
 CONTACT = {"name": "Li Wei", "phone": "13812345678", "email": "li.wei@example.cn"}
 APPLICATION = {

@@ -1,6 +1,13 @@
 """The distributors service in a real nameko container on real RabbitMQ and PostgreSQL."""
-import distributors.errors
 import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+
+import common.errors
+import distributors.errors
+from common.db import Database, transaction
+from common.entrypoints import event_handler
+from common.outbox import first_delivery
+from common.testing import wait_until
 from distributors.errors import (
     ApplicationNotFound,
     CreditCodeTaken,
@@ -10,13 +17,6 @@ from distributors.errors import (
     LocationNotFound,
 )
 from distributors.service import DistributorsService
-from nameko.standalone.rpc import ServiceRpcProxy
-
-import common.errors
-from common.db import Database, transaction
-from common.entrypoints import event_handler
-from common.outbox import first_delivery
-from common.testing import wait_until
 
 common.errors.make_deserializable(common.errors, distributors.errors)
 

@@ -11,11 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-import distributors.errors
-import pricing.errors
-
 import catalog.errors
 import common.errors
+import distributors.errors
+import pricing.errors
 from common.db import Transaction
 from common.errors import NotFound, make_deserializable
 from common.outbox import add_events, first_delivery, new_event

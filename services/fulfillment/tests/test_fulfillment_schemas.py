@@ -3,6 +3,10 @@ they take in the form it is stored in."""
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
+from common.errors import InvalidInput
+from common.pagination import encode_cursor
+from common.schemas import load
 from fulfillment.domain import MAX_ON_HAND
 from fulfillment.schemas import (
     MAX_SNAPSHOT,
@@ -13,10 +17,6 @@ from fulfillment.schemas import (
     StockQuerySchema,
     StockSnapshotSchema,
 )
-
-from common.errors import InvalidInput
-from common.pagination import encode_cursor
-from common.schemas import load
 
 SHIP_TO = {"name": "Li Na", "phone": "13812345678", "address": "1 Huaihai Rd", "lat": 31.23, "lon": 121.47}
 

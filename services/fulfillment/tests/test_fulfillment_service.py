@@ -5,28 +5,28 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-import distributors.errors
-import fulfillment.errors
-import pricing.errors
 import psycopg2
 import psycopg2.extras
 import pytest
-from distributors.service import DistributorsService
-from fulfillment import handlers, store
-from fulfillment.errors import DistributorNotActive
-from fulfillment.service import FulfillmentService
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
-from pricing.service import PricingService
 
 import catalog.errors
 import common.errors
+import distributors.errors
+import fulfillment.errors
+import pricing.errors
 from catalog.service import CatalogService
 from common.db import transaction
 from common.pagination import encode_cursor
+from distributors.service import DistributorsService
+from fulfillment import handlers, store
+from fulfillment.errors import DistributorNotActive
+from fulfillment.service import FulfillmentService
+from pricing.service import PricingService
 
 common.errors.make_deserializable(common.errors, catalog.errors, distributors.errors, pricing.errors,
                                   fulfillment.errors)

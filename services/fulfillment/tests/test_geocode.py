@@ -3,9 +3,10 @@ country, names several divisions share, short forms, refusals, and every distric
 import math
 
 import pytest
-from fulfillment.geocode import AddressNotResolved, Division, Gazetteer, gazetteer, resolve, short_forms
 from hypothesis import given
 from hypothesis import strategies as st
+
+from fulfillment.geocode import AddressNotResolved, Division, Gazetteer, gazetteer, resolve, short_forms
 
 NEAR_KM = 3.0  # the expected centres below are the table's, rounded to 0.01°
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from fulfillment_fakes import InMemoryUnitOfWork
+
 from fulfillment import domain, handlers
 from fulfillment.domain import DistributorFacts, LocationFacts, Product, StockMove
 from fulfillment.errors import (
@@ -18,7 +20,6 @@ from fulfillment.errors import (
     OrderNotFound,
     StockConflict,
 )
-from fulfillment_fakes import InMemoryUnitOfWork
 
 HOME = (31.2304, 121.4737)  # the customer
 SHIP_TO = {"name": "c", "phone": "+8613800000001", "address": "a", "lat": HOME[0], "lon": HOME[1]}

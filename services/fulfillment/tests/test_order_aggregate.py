@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from fulfillment import domain
 from fulfillment.domain import (
     Assignment,

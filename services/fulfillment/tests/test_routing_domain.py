@@ -4,11 +4,12 @@ import math
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fulfillment import domain
 from fulfillment.domain import Location
 from fulfillment.errors import IllegalAssignmentChange
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 HOME = (31.2304, 121.4737)  # the customer, central Shanghai
 

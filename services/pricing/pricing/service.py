@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import distributors.errors
-
 import catalog.errors
 import common.errors
+import distributors.errors
 from common.config import Settings, setting
 from common.db import Database
 from common.entrypoints import event_handler, rpc

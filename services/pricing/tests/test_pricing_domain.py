@@ -5,6 +5,7 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from pricing import domain
 from pricing.domain import (
     DistributorState,

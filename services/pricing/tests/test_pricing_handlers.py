@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from pricing_in_memory import FakeCatalog, FakeDistributors, InMemoryUnitOfWork, product, profile
+
+import common.errors
 from pricing import domain, handlers, store
 from pricing.errors import (
     DistributorMayNotQuote,
@@ -16,9 +19,6 @@ from pricing.errors import (
     PromotionNotFound,
 )
 from pricing.unit_of_work import SqlUnitOfWork
-from pricing_in_memory import FakeCatalog, FakeDistributors, InMemoryUnitOfWork, product, profile
-
-import common.errors
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)

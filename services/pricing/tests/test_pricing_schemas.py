@@ -6,6 +6,9 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from common.errors import InvalidInput
+from common.schemas import load
 from pricing import domain
 from pricing.domain import PriceEntry, Promotion, Tier, VolumeBreak
 from pricing.schemas import (
@@ -22,9 +25,6 @@ from pricing.schemas import (
     dump_quote,
     load_quote_request,
 )
-
-from common.errors import InvalidInput
-from common.schemas import load
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 money = st.decimals(min_value=D("0.01"), max_value=D("99999.99"), places=2)

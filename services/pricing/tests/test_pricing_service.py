@@ -3,20 +3,20 @@ PostgreSQL: its read models follow their events, apply each once and in version 
 resolved by asking the owner."""
 from datetime import UTC, datetime, timedelta
 
-import distributors.errors
-import pricing.errors
 import pytest
-from distributors.service import DistributorsService
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
-from pricing.errors import DistributorMayNotQuote, InvalidPricing, ProductNotPriceable
-from pricing.service import PricingService
 
 import catalog.errors
 import common.errors
+import distributors.errors
+import pricing.errors
 from catalog.service import CatalogService
 from common.db import transaction
 from common.testing import wait_until
+from distributors.service import DistributorsService
+from pricing.errors import DistributorMayNotQuote, InvalidPricing, ProductNotPriceable
+from pricing.service import PricingService
 
 common.errors.make_deserializable(common.errors, catalog.errors, distributors.errors, pricing.errors)
 

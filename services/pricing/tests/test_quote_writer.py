@@ -8,9 +8,9 @@ import eventlet
 import psycopg2
 import pytest
 from eventlet.event import Event
-from pricing.writer import QuoteWriter, _Waiting
 
 from common.db import connect, transaction
+from pricing.writer import QuoteWriter, _Waiting
 
 
 class CountingWriter(QuoteWriter):

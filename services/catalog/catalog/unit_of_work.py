@@ -12,37 +12,21 @@ from typing import Any
 
 from catalog import store
 from common.outbox import add_events, new_event
-
-
-def _on_cursor(operation: Callable) -> Callable:
-    """A store function as an operation of the unit of work, run on its cursor."""
-
-    def run(self, *args, **kwargs):
-        return operation(self.cursor, *args, **kwargs)
-
-    run.__name__, run.__qualname__, run.__doc__ = operation.__name__, operation.__name__, operation.__doc__
-    return run
+from common.unit_of_work import SqlWork, on_cursor
 
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlUnitOfWork:
-    """One worker's unit of work on PostgreSQL; built per entrypoint call, its cursor on first use."""
+class SqlUnitOfWork(SqlWork):
+    """One worker's unit of work on PostgreSQL (its outbox: ``SqlWork``), with a clock."""
 
-    __slots__ = ("_db", "_cursor", "_clock")
+    __slots__ = ("_clock",)
 
     def __init__(self, db, clock: Callable[[], datetime] = wall_clock):
-        self._db = db  # the worker's common.db.Transaction
-        self._cursor = None
+        super().__init__(db)
         self._clock = clock
-
-    @property
-    def cursor(self):
-        if self._cursor is None:
-            self._cursor = self._db.cursor()
-        return self._cursor
 
     def now(self) -> datetime:
         """The instant the rules decide at (one per decision: a whole import is stamped with one)."""
@@ -58,11 +42,11 @@ class SqlUnitOfWork:
 
     # ---- the store -----------------------------------------------------------------------------
 
-    get = _on_cursor(store.get)
-    get_many = _on_cursor(store.get_many)
-    existing_skus = _on_cursor(store.existing_skus)
-    insert = _on_cursor(store.insert)
-    update = _on_cursor(store.update)
-    upsert_many = _on_cursor(store.upsert_many)
-    list_page = _on_cursor(store.list_page)
-    lifecycle_counts = _on_cursor(store.lifecycle_counts)
+    get = on_cursor(store.get)
+    get_many = on_cursor(store.get_many)
+    existing_skus = on_cursor(store.existing_skus)
+    insert = on_cursor(store.insert)
+    update = on_cursor(store.update)
+    upsert_many = on_cursor(store.upsert_many)
+    list_page = on_cursor(store.list_page)
+    lifecycle_counts = on_cursor(store.lifecycle_counts)

@@ -26,7 +26,7 @@ CODE = "91350100M000100Y43"
 
 
 def test_the_in_memory_unit_of_work_offers_every_operation_of_the_sql_one():
-    operations = [n for n, f in vars(SqlUnitOfWork).items() if inspect.isfunction(f) and not n.startswith("_")]
+    operations = [n for n, _ in inspect.getmembers(SqlUnitOfWork, inspect.isfunction) if not n.startswith("_")]
     assert len(operations) > 20
     fake = InMemoryUnitOfWork()
     for name in operations:

@@ -31,7 +31,7 @@ def test_the_in_memory_unit_of_work_offers_every_operation_of_the_sql_one():
     for port in SqlUnitOfWork.__slots__:
         if not port.startswith("_"):
             assert getattr(fake, port) is not None, port
-    operations = [n for n, f in vars(SqlUnitOfWork).items() if inspect.isfunction(f) and not n.startswith("_")]
+    operations = [n for n, _ in inspect.getmembers(SqlUnitOfWork, inspect.isfunction) if not n.startswith("_")]
     assert len(operations) > 25
     for name in operations:
         original = getattr(store, name, None)  # the store function it runs on the cursor, if it is one

@@ -90,14 +90,19 @@ def check_media_type(request: Request) -> None:
         raise UnsupportedMediaType(f"a request body must be application/json (got {given})")
 
 
-def read_json_body(request: Request, max_body: int) -> tuple[bytes, Any]:
+def read_body(request: Request, max_body: int) -> bytes:
+    """The raw body, at most ``max_body`` bytes (413 beyond, declared or not)."""
     if request.content_length is not None and request.content_length > max_body:
         raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
     request.max_content_length = max_body
     try:
-        raw = request.get_data(cache=True)
+        return request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise PayloadTooLarge(f"request body is larger than {max_body} bytes") from None
+
+
+def read_json_body(request: Request, max_body: int) -> tuple[bytes, Any]:
+    raw = read_body(request, max_body)
     if not raw.strip():
         raise InvalidInput.for_field("body", "a JSON object is required")
     check_media_type(request)
@@ -118,13 +123,7 @@ def read_json_body(request: Request, max_body: int) -> tuple[bytes, Any]:
 def refuse_stray_body(request: Request, max_body: int) -> bytes:
     """A route that takes no body: an empty one is fine; anything else is 415 if it is not JSON and
     400 if it is (a client that sends one expects it to mean something)."""
-    if request.content_length is not None and request.content_length > max_body:
-        raise PayloadTooLarge(f"request body is larger than {max_body} bytes")
-    request.max_content_length = max_body
-    try:
-        raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"request body is larger than {max_body} bytes") from None
+    raw = read_body(request, max_body)
     if raw.strip():
         check_media_type(request)
         raise InvalidInput.for_field("body", "this route takes no request body")

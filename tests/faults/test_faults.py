@@ -22,12 +22,11 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-import psycopg2
 import pytest
 import requests
 
 from common.check import check_all
-from common.testing import SERVICES, free_port, running_system, service_env, start, wait_ready
+from common.testing import SERVICES, free_port, query, running_system, service_env, start, wait_ready
 from distributors.domain import CREDIT_CODE_ALPHABET, credit_code_check_character
 
 RPC_LIMIT = "3"
@@ -215,16 +214,6 @@ class Traffic:
             time.sleep(0.05)
 
 
-def db_rows(url: str, sql: str, params=()):
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def settle_and_check(network: Network, ledger: Ledger, fault: str, on_hand_before: dict) -> dict:
     system = network.system
     wait_ready(system.base_url, [], timeout=SETTLE_SECONDS)
@@ -240,13 +229,13 @@ def settle_and_check(network: Network, ledger: Ledger, fault: str, on_hand_befor
         pass  # reported below with the problems themselves
     problems = [str(p) for p in check_all(urls, system.amqp_uri, grace=0)]
 
-    stored = Counter(e for (e,) in db_rows(urls["fulfillment"],
+    stored = Counter(e for (e,) in query(urls["fulfillment"],
                                            "SELECT external_id FROM orders WHERE channel = 'tmall'"))
     acknowledged = set(ledger.orders)
     lost = sorted(e for e in acknowledged if stored[e] == 0)
     duplicated = sorted(e for e, n in stored.items() if n > 1)
     unknown = sorted(e for e in stored if e not in SENT)  # an order no client sent
-    on_hand = {(loc, sku): n for loc, sku, n in db_rows(
+    on_hand = {(loc, sku): n for loc, sku, n in query(
         urls["fulfillment"], "SELECT location_id, sku, on_hand FROM stock")}
     # nothing ships in this suite: on_hand moves only by adjustments
     wrong_stock = [
@@ -275,7 +264,7 @@ def settle_and_check(network: Network, ledger: Ledger, fault: str, on_hand_befor
 
 
 def current_on_hand(system) -> dict:
-    return {(loc, sku): n for loc, sku, n in db_rows(
+    return {(loc, sku): n for loc, sku, n in query(
         system.database_urls["fulfillment"], "SELECT location_id, sku, on_hand FROM stock")}
 
 
@@ -336,7 +325,7 @@ def test_database_connections_killed(network):
 
     def terminate():
         for _ in range(2):
-            killed = db_rows(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            killed = query(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                     "WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", (databases,))
             assert killed[0][0] > 0
             time.sleep(PHASE_SECONDS / 6)

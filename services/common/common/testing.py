@@ -111,6 +111,17 @@ def wait_ready(base_url: str, procs: list, timeout: float = 60.0) -> None:
 T = TypeVar("T")
 
 
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of one statement on its own connection (tests and checks reading a database)."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def wait_until(predicate: Callable[[], T], timeout: float, message: str | Callable[[], str],
                interval: float = 0.05) -> T:
     """Poll ``predicate`` until it returns something truthy, and return that; past ``timeout``

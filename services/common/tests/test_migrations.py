@@ -7,7 +7,7 @@ from yoyo import get_backend, read_migrations
 
 from common import topology
 from common.migrate import COMMON_MIGRATIONS, drop_database, ensure_database, migrate, migrations_dir
-from common.testing import RUN_ID, fresh_database
+from common.testing import RUN_ID, fresh_database, query
 
 EXPECTED = {
     "catalog": {"products", "outbox", "processed_events"},
@@ -29,18 +29,8 @@ OUTBOX_COLUMNS = {
 }
 
 
-def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def tables(url: str) -> set[str]:
-    return {r[0] for r in _query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    return {r[0] for r in query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
 def schema(url: str, only: tuple[str, ...] | None = None) -> dict[str, list[tuple]]:
@@ -48,12 +38,12 @@ def schema(url: str, only: tuple[str, ...] | None = None) -> dict[str, list[tupl
     databases (no OIDs, nothing named after the database)."""
     only = list(only or sorted(tables(url)))
     return {
-        "columns": _query(url, "SELECT table_name, column_name, data_type, is_nullable, column_default "
+        "columns": query(url, "SELECT table_name, column_name, data_type, is_nullable, column_default "
                                "FROM information_schema.columns WHERE table_schema = 'public' "
                                "AND table_name = ANY(%s) ORDER BY table_name, ordinal_position", (only,)),
-        "indexes": _query(url, "SELECT tablename, indexname, indexdef FROM pg_indexes "
+        "indexes": query(url, "SELECT tablename, indexname, indexdef FROM pg_indexes "
                                "WHERE schemaname = 'public' AND tablename = ANY(%s) ORDER BY 1, 2", (only,)),
-        "constraints": _query(url, "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+        "constraints": query(url, "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
                                    "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
                                    "WHERE n.nspname = 'public' AND c.conrelid::regclass::text = ANY(%s) "
                                    "ORDER BY 1, 2", (only,)),
@@ -113,7 +103,7 @@ def test_a_service_without_events_gets_no_outbox(migrated):
 
 @pytest.mark.parametrize("service", topology.BACKENDS)
 def test_the_common_migrations_apply_first(migrated, service):
-    applied = [r[0] for r in _query(migrated[service], "SELECT migration_id FROM _yoyo_migration "
+    applied = [r[0] for r in query(migrated[service], "SELECT migration_id FROM _yoyo_migration "
                                                        "ORDER BY applied_at_utc, migration_id")]
     common = sorted(p.stem for p in COMMON_MIGRATIONS.glob("*.sql"))
     assert common and applied[:len(common)] == common

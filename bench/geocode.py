@@ -15,7 +15,7 @@ import statistics
 import time
 
 started = time.perf_counter()
-from fulfillment import geocode  # noqa: E402  (our packages come from the venv's dcm.pth)
+from common import geocode  # noqa: E402  (our packages come from the venv's dcm.pth)
 
 imported = time.perf_counter()
 

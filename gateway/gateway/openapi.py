@@ -19,6 +19,9 @@ CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
 class ProblemFieldSchema(Schema):
     field = fields.String()
     message = fields.String()
+    candidates = fields.List(fields.String(), metadata={
+        "description": "an address that could be several places: each of them (e.g. 北京市朝阳区, "
+                       "吉林省长春市朝阳区); give the province or city"})
 
 
 class ProblemSchema(Schema):

@@ -129,3 +129,17 @@ def client(system, keys):
 def uniq():
     """A prefix that keeps each test's SKUs apart in the shared e2e database."""
     return f"T{uuid.uuid4().hex[:8].upper()}"
+
+
+@pytest.fixture
+def skus(client, uniq):
+    """Two active products priced 100.00 and 110.00."""
+    made = [f"{uniq}-A", f"{uniq}-B"]
+    for i, sku in enumerate(made):
+        r = client["sales"].post("/v1/admin/products", json={
+            "sku": sku, "name": sku, "category": "towels", "lifecycle": "classic", "status": "active"})
+        assert r.status_code == 201, r.text
+        r = client["manager"].put(f"/v1/admin/prices/{sku}", json={"list_price": f"{100 + i * 10}.00",
+                                                                   "floor_price": "50.00"})
+        assert r.status_code == 200, r.text
+    return made

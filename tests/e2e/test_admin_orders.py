@@ -17,20 +17,6 @@ def quiet_spot() -> tuple[float, float]:
     return round(random.uniform(35.0, 41.0), 4), round(random.uniform(100.0, 112.0), 4)
 
 
-@pytest.fixture
-def skus(client, uniq):
-    """Two active products priced 100.00 and 110.00."""
-    made = [f"{uniq}-A", f"{uniq}-B"]
-    for i, sku in enumerate(made):
-        r = client["sales"].post("/v1/admin/products", json={
-            "sku": sku, "name": sku, "category": "towels", "lifecycle": "classic", "status": "active"})
-        assert r.status_code == 201, r.text
-        r = client["manager"].put(f"/v1/admin/prices/{sku}", json={"list_price": f"{100 + i * 10}.00",
-                                                                   "floor_price": "50.00"})
-        assert r.status_code == 200, r.text
-    return made
-
-
 def distributor(client, system, lat: float, lon: float, offsets: list[float]):
     """A distributor with a location ``offset`` degrees north of (lat, lon) for each offset; returns
     (its client, its id, its location ids in the order of ``offsets``)."""

@@ -168,3 +168,24 @@ class PhoneNumber(fields.String):
                 or kind not in self.KINDS or number.extension:
             raise self.make_error("invalid")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class GeocodeSchema(Schema):
+    """Where an order or a location was placed (SPEC: Orders and locations from Chinese addresses)."""
+
+    precision = fields.String(metadata={
+        "description": "given (lat/lon were sent), or the level of the division whose centre is used: "
+                       "district, city or province"})
+    adcode = fields.String(allow_none=True, metadata={"description": "GB/T 2260 code; null for given"})
+    province = fields.String(allow_none=True, metadata={"description": "the table's name; null for given"})
+    city = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+    lat = fields.Float()
+    lon = fields.Float()
+
+
+def place_hint(**kwargs) -> fields.String:
+    """``province``/``city``/``district`` sent beside an address: settles a name several divisions
+    share (西湖区 is in Hangzhou and Nanchang)."""
+    return text(50, metadata={"description": "settles a division name several places share "
+                                             "(西湖区: 杭州市 or 南昌市)"}, **kwargs)

@@ -32,9 +32,9 @@ def stock_and_assignment(url, on_hand, reserved, open_qty, status="pending"):
     now = datetime.now(UTC)
     with transaction(url) as cur:
         cur.execute("INSERT INTO stock VALUES (7, 'A', %s, %s, %s)", (on_hand, reserved, now))
-        cur.execute("INSERT INTO orders (channel, external_id, ship_to, lat, lon, lines, retail, "
+        cur.execute("INSERT INTO orders (channel, external_id, ship_to, geocode, lat, lon, lines, retail, "
                     "substitutes, retail_total, status, created_at, updated_at) VALUES ('tmall', 'x', "
-                    "'{}', 31, 121, %s, '{}', '{}', 0, 'routed', %s, %s) RETURNING id",
+                    "'{}', '{\"precision\": \"given\"}', 31, 121, %s, '{}', '{}', 0, 'routed', %s, %s) RETURNING id",
                     (json.dumps([{"sku": "A", "qty": open_qty}]), now, now))
         order_id = cur.fetchone()["id"]
         cur.execute("INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from common.geocode import GIVEN, locate, view
 from distributors.errors import CreditCodeTaken, DistributorNotActive, IllegalTransition, InvalidApplication
 
 # ---- GB 32100-2015 unified social credit code ------------------------------------------------------
@@ -71,16 +72,59 @@ def check_coordinates(lat: float, lon: float) -> None:
         raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
 
 
+HINTS = ("province", "city", "district")
+
+
+def placed(loc: dict[str, Any], prefix: str = "", fallback: dict[str, Any] | None = None
+           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A location as stored: its ``lat``/``lon`` and ``geocode`` (``given`` when it sent coordinates,
+    else the centre of the division its address names, or ``fallback``'s address), without the
+    province/city/district hints; and the problems naming ``{prefix}field`` (coordinates outside
+    China, an address that cannot be placed)."""
+    place, errors = locate(loc, prefix, fallback)
+    out = {k: v for k, v in loc.items() if k not in HINTS}
+    if place is None:
+        return out, errors
+    out.update(lat=place["lat"], lon=place["lon"], geocode=place)
+    return out, coordinate_problems(place["lat"], place["lon"], prefix)
+
+
 def screen_application(fields: dict) -> None:
-    """Screening that needs no database: the credit code and every location's coordinates."""
+    """Screening that needs no database: the credit code and every location's place (coordinates in
+    China, or an address that names a division; a location with neither is placed at the
+    application's own address). The locations are placed in ``fields``."""
     errors = []
     problem = credit_code_problem(fields["credit_code"])
     if problem:
         errors.append({"field": "credit_code", "message": problem})
     for i, loc in enumerate(fields["locations"]):
-        errors += coordinate_problems(loc["lat"], loc["lon"], f"locations[{i}].")
+        fields["locations"][i], problems = placed(loc, f"locations[{i}].", fallback=fields)
+        errors += problems
     if errors:
         raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+
+
+def place_location(fields: dict[str, Any]) -> dict[str, Any]:
+    """A new location placed (``placed``); InvalidApplication naming the field if it cannot be."""
+    out, errors = placed(fields)
+    if errors:
+        raise InvalidApplication(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+    return out
+
+
+def moved_location(current: Location, changes: dict[str, Any]) -> dict[str, Any]:
+    """A location's changes with where it now lies: new coordinates are ``given`` (one of lat/lon
+    keeps the other); a new address re-places a location that was placed from its address, while one
+    placed by coordinates keeps them. InvalidApplication naming the field if it cannot be placed."""
+    hints = {k: changes[k] for k in HINTS if k in changes}
+    out = {k: v for k, v in changes.items() if k not in HINTS}
+    if "lat" in out or "lon" in out:
+        lat, lon = out.get("lat", current.lat), out.get("lon", current.lon)
+        check_coordinates(lat, lon)
+        out.update(lat=lat, lon=lon, geocode=view(None, lat, lon))
+    elif "address" in out and current.precision != GIVEN:
+        out = place_location({**out, **hints})
+    return out
 
 
 # ---- applications -------------------------------------------------------------------------------
@@ -224,6 +268,11 @@ class Location:
     service_radius_km: float
     active: bool
     updated_at: datetime
+    geocode: dict[str, Any] | None = None  # how it was placed (common.geocode.view); None: given
+
+    @property
+    def precision(self) -> str:
+        return self.geocode["precision"] if self.geocode else GIVEN
 
 
 def location_radius(given: float | None, approval_default: float | None) -> float:
@@ -235,5 +284,7 @@ def location_radius(given: float | None, approval_default: float | None) -> floa
 
 def approved_locations(application: Application, default_radius_km: float | None) -> list[dict[str, Any]]:
     """The application's locations as the distributor's first ones, each with its radius."""
-    return [{**loc, "service_radius_km": location_radius(loc.get("service_radius_km"), default_radius_km)}
+    return [{**loc, "service_radius_km": location_radius(loc.get("service_radius_km"), default_radius_km),
+             # an application submitted before addresses were placed gave coordinates
+             "geocode": loc.get("geocode") or view(None, loc["lat"], loc["lon"])}
             for loc in application.locations]

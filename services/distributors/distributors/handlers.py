@@ -197,7 +197,7 @@ def locations(uow, distributor_id, cursor: str | None, limit: int) -> list[Locat
 
 def add_location(uow, distributor_id, fields: dict, now: datetime) -> Location:
     """A new location of an active distributor, announced (``location_changed``)."""
-    domain.check_coordinates(fields["lat"], fields["lon"])
+    fields = domain.place_location(fields)
     distributor = _distributor(uow, distributor_id, for_update=True)
     domain.require_active(distributor)
     fields["service_radius_km"] = domain.location_radius(fields.get("service_radius_km"), None)
@@ -214,7 +214,7 @@ def update_location(uow, distributor_id, location_id, changes: dict, now: dateti
     if current is None:
         raise LocationNotFound(f"location {location_id} not found")
     domain.require_active(distributor)
-    domain.check_coordinates(changes.get("lat", current.lat), changes.get("lon", current.lon))
+    changes = domain.moved_location(current, changes)
     if not changes:
         return current
     changed = uow.update_location(number, changes, now)

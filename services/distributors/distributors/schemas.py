@@ -4,11 +4,13 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from common.schemas import (
+    GeocodeSchema,
     PageQuerySchema,
     PhoneNumber,
     StrictBoolean,
     StrictFloat,
     page_of,
+    place_hint,
     storable,
     text,
 )
@@ -36,11 +38,18 @@ def radius(**kw):
     return StrictFloat(validate=validate.Range(min=0, max=1000, min_inclusive=False), **kw)
 
 
+ADDRESS_HELP = ("the postal address; without lat/lon the location is placed at the centre of the most "
+                "precise division it names")
+
+
 class ApplicationLocationSchema(Schema):
     name = text(100, required=True)
-    address = text(300)
-    lat = latitude(required=True)
-    lon = longitude(required=True)
+    address = text(300, metadata={"description": ADDRESS_HELP + " (the application's address if none)"})
+    lat = latitude(metadata={"description": "with lon: where the location is; both or neither"})
+    lon = longitude(metadata={"description": "with lat: where the location is; both or neither"})
+    province = place_hint()
+    city = place_hint()
+    district = place_hint()
     service_radius_km = radius()
 
 
@@ -115,6 +124,7 @@ class LocationSchema(Schema):
     address = fields.String(allow_none=True)
     lat = fields.Float()
     lon = fields.Float()
+    geocode = fields.Nested(GeocodeSchema, metadata={"description": "how the location was placed"})
     service_radius_km = fields.Float()
     active = fields.Boolean()
     updated_at = fields.DateTime()
@@ -122,18 +132,26 @@ class LocationSchema(Schema):
 
 class LocationCreateSchema(Schema):
     name = text(100, required=True)
-    address = text(300)
-    lat = latitude(required=True)
-    lon = longitude(required=True)
+    address = text(300, metadata={"description": ADDRESS_HELP})
+    lat = latitude(metadata={"description": "with lon: where the location is; both or neither"})
+    lon = longitude(metadata={"description": "with lat: where the location is; both or neither"})
+    province = place_hint()
+    city = place_hint()
+    district = place_hint()
     service_radius_km = radius()
     active = StrictBoolean()
 
 
 class LocationPatchSchema(Schema):
     name = text(100)
-    address = text(300)
+    address = text(300, metadata={
+        "description": "a location placed from its address moves to the new address's division; one "
+                       "placed by lat/lon keeps its coordinates"})
     lat = latitude()
     lon = longitude()
+    province = place_hint()
+    city = place_hint()
+    district = place_hint()
     service_radius_km = radius()
     active = StrictBoolean()
 

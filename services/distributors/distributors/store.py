@@ -15,7 +15,7 @@ APPLICATION_COLUMNS = ("id, status, company_name, credit_code, contact, address,
 DISTRIBUTOR_COLUMNS = ("id, company_name, credit_code, tier, status, province, city, flagged_for_review, "
                        "version")
 LOCATION_COLUMNS = ("id, distributor_id, name, address, lat, lon, service_radius_km, active, "
-                    "updated_at")
+                    "updated_at, geocode")
 
 
 def lock_credit_code(cur, credit_code: str) -> None:
@@ -152,15 +152,16 @@ def history(cur, distributor_ids: list[int]) -> dict[int, list[Transition]]:
 
 def _location(r: dict) -> Location:
     return Location(r["id"], r["distributor_id"], r["name"], r["address"], r["lat"], r["lon"],
-                    r["service_radius_km"], r["active"], r["updated_at"])
+                    r["service_radius_km"], r["active"], r["updated_at"], r["geocode"])
 
 
 def insert_location(cur, distributor_id: int, fields: dict, now: datetime) -> Location:
+    """``fields`` as ``domain.placed`` left them, with their ``geocode``."""
     cur.execute(
-        "INSERT INTO locations (distributor_id, name, address, lat, lon, service_radius_km, active, "
-        f"created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {LOCATION_COLUMNS}",
+        "INSERT INTO locations (distributor_id, name, address, lat, lon, geocode, service_radius_km, active, "
+        f"created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {LOCATION_COLUMNS}",
         (distributor_id, fields["name"], fields.get("address"), fields["lat"], fields["lon"],
-         fields["service_radius_km"], fields.get("active", True), now, now))
+         psycopg2.extras.Json(fields["geocode"]), fields["service_radius_km"], fields.get("active", True), now, now))
     return _location(cur.fetchone())
 
 
@@ -180,9 +181,10 @@ def any_location(cur, location_id: int) -> Location | None:
 
 
 def update_location(cur, location_id: int, changes: dict, now: datetime) -> Location:
-    sets = ", ".join(f"{column} = %s" for column in changes)
+    values = {k: psycopg2.extras.Json(v) if k == "geocode" else v for k, v in changes.items()}
+    sets = ", ".join(f"{column} = %s" for column in values)
     cur.execute(f"UPDATE locations SET {sets}, updated_at = %s WHERE id = %s RETURNING {LOCATION_COLUMNS}",
-                (*changes.values(), now, location_id))
+                (*values.values(), now, location_id))
     return _location(cur.fetchone())
 
 

@@ -107,7 +107,7 @@ class InMemoryUnitOfWork:
         number = len(self.locations) + 1
         self.locations[number] = Location(number, distributor_id, fields["name"], fields.get("address"),
                                           fields["lat"], fields["lon"], fields["service_radius_km"],
-                                          fields.get("active", True), now)
+                                          fields.get("active", True), now, fields["geocode"])
         return self.locations[number]
 
     def get_location(self, location_id: int, distributor_id: int, for_update: bool = False) -> Location | None:

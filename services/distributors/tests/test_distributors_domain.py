@@ -179,7 +179,47 @@ def test_only_the_token_handed_out_opens_the_applicants_view():
 def test_approval_gives_each_location_its_radius_and_starts_the_history():
     assert [loc["service_radius_km"] for loc in domain.approved_locations(submitted(), 80.0)] == [80.0, 5.0]
     assert [loc["service_radius_km"] for loc in domain.approved_locations(submitted(), None)] == [50.0, 5.0]
-    assert domain.approved_locations(submitted(), None)[0] == {"name": "DC", "lat": 31.2, "lon": 121.5,
-                                                               "service_radius_km": 50.0}
+    assert domain.approved_locations(submitted(), None)[0] == {
+        "name": "DC", "lat": 31.2, "lon": 121.5, "service_radius_km": 50.0,
+        "geocode": {"precision": "given", "adcode": None, "province": None, "city": None, "district": None,
+                    "lat": 31.2, "lon": 121.5}}  # submitted before addresses were placed: coordinates given
     assert domain.approval_transition(3, "manager:1", NOW) == domain.Transition(
         "status", None, "active", "manager:1", NOW, "application 3 approved")
+
+
+# ---- places from addresses ----------------------------------------------------------------------
+
+
+def test_a_location_without_coordinates_is_placed_at_its_address_division():
+    placed, problems = domain.placed({"name": "仓", "address": "湖北省武汉市江夏区文化大道1号"}, "locations[0].")
+    assert problems == []
+    assert (placed["geocode"]["precision"], placed["geocode"]["adcode"]) == ("district", "420115")
+    assert (placed["lat"], placed["lon"]) == (placed["geocode"]["lat"], placed["geocode"]["lon"])
+
+
+def test_a_location_with_neither_is_placed_at_the_applications_address():
+    application = {"address": "杭州市西湖区文三路90号", "province": "浙江省", "city": "杭州市"}
+    placed, problems = domain.placed({"name": "仓"}, "locations[1].", fallback=application)
+    assert problems == [] and placed["geocode"]["adcode"] == "330106"
+
+
+def test_screening_names_a_location_that_cannot_be_placed():
+    fields = {"credit_code": "91330106MA27XL0G3W", "address": "x", "province": "x", "city": "x",
+              "locations": [{"name": "a", "lat": 30.0, "lon": 120.0}, {"name": "b", "address": "鼓楼区中山路1号"}]}
+    with pytest.raises(InvalidApplication) as refused:
+        domain.screen_application(fields)
+    fields_named = [e["field"] for e in refused.value.errors]
+    assert "locations[1].address" in fields_named
+    [ambiguous] = [e for e in refused.value.errors if e["field"] == "locations[1].address"]
+    assert len(ambiguous["candidates"]) >= 4  # 鼓楼区: 南京, 徐州, 福州, 开封
+
+
+def test_a_moved_address_re_places_only_a_location_placed_from_its_address():
+    by_address = domain.Location(1, 1, "a", "x", 30.0, 120.0, 50.0, True, NOW,
+                                 {"precision": "district", "lat": 30.0, "lon": 120.0})
+    by_coordinates = domain.Location(1, 1, "a", "x", 30.0, 120.0, 50.0, True, NOW, None)
+    moved = domain.moved_location(by_address, {"address": "湖北省武汉市江夏区文化大道1号"})
+    assert moved["geocode"]["adcode"] == "420115" and moved["lat"] != 30.0
+    assert domain.moved_location(by_coordinates, {"address": "湖北省武汉市江夏区文化大道1号"}) == {
+        "address": "湖北省武汉市江夏区文化大道1号"}
+    assert domain.moved_location(by_address, {"lat": 31.0})["geocode"]["precision"] == "given"

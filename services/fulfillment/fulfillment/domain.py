@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from common.geocode import GIVEN, locate
 from fulfillment.errors import IllegalAssignmentChange, IllegalOrderChange, InvalidOrder
 
 EARTH_RADIUS_KM = 6371.0
@@ -501,17 +502,39 @@ class NewOrder:
 
     channel: str
     external_id: str
-    ship_to: Mapping[str, Any]  # name, phone (E.164), address, lat, lon
+    ship_to: Mapping[str, Any]  # name, phone (E.164), address and what else was sent (lat, lon, province, …)
     lines: tuple[OrderLine, ...]
     retail: Mapping[str, Decimal]  # retail unit price by SKU
     substitutes: Mapping[str, tuple[str, ...]]
     retail_total: Decimal
+    geocode: Mapping[str, Any]  # where it is routed from: see locate_ship_to
+
+    @property
+    def lat(self) -> float:
+        return self.geocode["lat"]
+
+    @property
+    def lon(self) -> float:
+        return self.geocode["lon"]
+
+
+def locate_ship_to(ship_to: Mapping[str, Any]) -> dict[str, Any]:
+    """Where an order is routed from: its own ``lat``/``lon`` (precision ``given``), else the centre of
+    the most precise division its address names, resolved offline (``common.geocode``). InvalidOrder
+    naming ``ship_to.address`` (with the candidates) when the address is ambiguous or names nothing,
+    ``ship_to.lat``/``lon`` when only one of them is given."""
+    place, errors = locate(ship_to, "ship_to.")
+    if errors:
+        raise InvalidOrder(f"{errors[0]['field']}: {errors[0]['message']}", errors)
+    return place
 
 
 def new_order(channel: str, external_id: str, ship_to: Mapping[str, Any], lines: Sequence[tuple[str, int]],
-              products: Mapping[str, Product], prices: Mapping[str, Decimal], max_total: Decimal) -> NewOrder:
-    """An order priced at the retail prices in force; InvalidOrder naming ``lines[i].sku`` for an
-    unknown, inactive or unpriced SKU, or ``lines`` when its total is above ``max_total``."""
+              products: Mapping[str, Product], prices: Mapping[str, Decimal], max_total: Decimal,
+              place: Mapping[str, Any]) -> NewOrder:
+    """An order priced at the retail prices in force, routed from ``place`` (``locate_ship_to``);
+    InvalidOrder naming ``lines[i].sku`` for an unknown, inactive or unpriced SKU, or ``lines`` when
+    its total is above ``max_total``."""
     errors = []
     for i, (sku, _qty) in enumerate(lines):
         product = products.get(sku)
@@ -530,7 +553,7 @@ def new_order(channel: str, external_id: str, ship_to: Mapping[str, Any], lines:
         raise InvalidOrder(f"lines: the order's retail total {total} is above {max_total}",
                            [{"field": "lines", "message": f"retail total above {max_total}"}])
     return NewOrder(channel, external_id, dict(ship_to), tuple(OrderLine(sku, qty) for sku, qty in lines),
-                    unit, {sku: tuple(products[sku].substitutes) for sku in skus}, total)
+                    unit, {sku: tuple(products[sku].substitutes) for sku in skus}, total, dict(place))
 
 
 def backorders(decision: Decision, locations: Iterable[Location], substitutes: Mapping[str, Sequence[str]],
@@ -560,14 +583,26 @@ def merge_backorders(existing: Iterable[Backorder], new: Iterable[Backorder],
     return tuple(merged.values())
 
 
-def routing_round(decision: Decision, trigger: str, now: datetime) -> dict[str, Any]:
-    """What an order's explanation records of a routing round (a JSON document, stored and shown)."""
+PRECISION_NOTES = {
+    "province": "the address named only a province: routed from the province's centre, so distances "
+                "are to that centre, not to the customer",
+    "city": "the address named no district: routed from the city's centre",
+}
+
+
+def routing_round(decision: Decision, trigger: str, now: datetime,
+                  precision: str = GIVEN) -> dict[str, Any]:
+    """What an order's explanation records of a routing round (a JSON document, stored and shown);
+    ``precision`` is how precisely the destination was placed (``Order.geocode``)."""
     listed, omitted = explained(decision.candidates)
     stale = any(s.stale for s in decision.shipments)
     round_ = {"trigger": trigger, "at": now.isoformat(), "candidates": [dataclasses.asdict(c) for c in listed],
-              "omitted": omitted, "stale_stock_used": stale}
-    if stale:
-        round_["note"] = STALE_NOTE
+              "omitted": omitted, "stale_stock_used": stale, "geocode_precision": precision}
+    notes = [STALE_NOTE] if stale else []
+    if precision in PRECISION_NOTES:
+        notes.append(PRECISION_NOTES[precision])
+    if notes:
+        round_["note"] = "; ".join(notes)
     return round_
 
 
@@ -651,6 +686,11 @@ class Order:
     excluded_distributors: frozenset[int] = frozenset()
     explanation: tuple[Mapping[str, Any], ...] = ()  # routing rounds, as recorded
     assignments: tuple[Assignment, ...] = ()  # by id
+    geocode: Mapping[str, Any] | None = None  # where it is routed from (locate_ship_to); lat/lon are its
+
+    @property
+    def precision(self) -> str:
+        return self.geocode["precision"] if self.geocode else GIVEN
 
     def assignment(self, assignment_id: int) -> Assignment:
         return next(a for a in self.assignments if a.id == assignment_id)
@@ -674,7 +714,7 @@ class Order:
         status = order_status(statuses, sum(b.qty for b in merged), self.status == CANCELLED)
         order = dataclasses.replace(
             self, status=status, backordered=merged, excluded_distributors=self.excluded_distributors | excluded,
-            explanation=self.explanation + (routing_round(decision, trigger, now),), updated_at=now)
+            explanation=self.explanation + (routing_round(decision, trigger, now, self.precision),), updated_at=now)
         announced = OrderRouted if status != BACKORDERED else OrderBackordered
         if trigger == ORDER_CREATED:
             events: list[Event] = [announced(self.id)]
@@ -742,3 +782,4 @@ class OrderSummary:
     status: str
     backordered: tuple[Backorder, ...]
     created_at: datetime
+    geocode: Mapping[str, Any] | None = None

@@ -50,7 +50,8 @@ def order_view(order: Order | domain.OrderSummary, assignments: Iterable[Assignm
     re-routed assignments are not its shipments any more."""
     data = {
         "id": order.id, "external_id": order.external_id, "channel": order.channel, "status": order.status,
-        "ship_to": order.ship_to, "lines": order.lines, "backordered": order.backordered,
+        "ship_to": order.ship_to, "geocode": order.geocode, "lines": order.lines,
+        "backordered": order.backordered,
         "retail_total": str(order.retail_total), "created_at": order.created_at,
         "shipments": [{"assignment_id": a.id, "distributor_id": a.distributor_id, "location_id": a.location_id,
                        "distance_km": a.distance_km, "lines": a.lines, "status": a.status, "carrier": a.carrier,
@@ -318,10 +319,11 @@ def create_order(uow: UnitOfWork, channel: str, external_id: str, ship_to: Mappi
     existing = uow.store.order_by_external_id(channel, external_id)
     if existing:
         return {"order": order_view(existing, existing.assignments), "replayed": True}
+    place = domain.locate_ship_to(ship_to)
     skus = list(dict.fromkeys(sku for sku, _ in lines))
     products = uow.catalog.products(skus)
     prices = uow.pricing.retail_prices(skus)
-    new = domain.new_order(channel, external_id, ship_to, lines, products, prices, MAX_MONEY)
+    new = domain.new_order(channel, external_id, ship_to, lines, products, prices, MAX_MONEY, place)
     order_id = uow.store.insert_order(new, now)
     if order_id is None:  # the same external_id won a race a moment ago
         existing = uow.store.order_by_external_id(channel, external_id)

@@ -7,12 +7,14 @@ from common.errors import InvalidInput
 from common.pagination import decode_cursor
 from common.schemas import (
     AwareTimestamp,
+    GeocodeSchema,
     Id,
     PageQuerySchema,
     PhoneNumber,
     StrictFloat,
     StrictInteger,
     page_of,
+    place_hint,
     text,
 )
 from fulfillment.domain import MAX_ON_HAND
@@ -133,9 +135,16 @@ class ShipToSchema(Schema):
     phone = PhoneNumber(required=True, metadata={
         "description": "a Chinese mobile or landline number as people write it; stored and returned "
                        "in E.164 (+8613800138000)"})
-    address = text(300, required=True)
-    lat = StrictFloat(required=True, validate=validate.Range(min=-90, max=90))
-    lon = StrictFloat(required=True, validate=validate.Range(min=-180, max=180))
+    address = text(300, required=True, metadata={
+        "description": "the postal address; without lat/lon the order is routed from the centre of the "
+                       "most precise division it names (浙江省杭州市西湖区文三路90号 → 西湖区)"})
+    lat = StrictFloat(validate=validate.Range(min=-90, max=90), metadata={
+        "description": "with lon: where to route from (wins over the address); both or neither"})
+    lon = StrictFloat(validate=validate.Range(min=-180, max=180), metadata={
+        "description": "with lat: where to route from (wins over the address); both or neither"})
+    province = place_hint()
+    city = place_hint()
+    district = place_hint()
 
 
 class OrderLineSchema(Schema):
@@ -195,6 +204,8 @@ class RoutingRoundSchema(Schema):
     omitted = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
         "description": "the candidates not listed, counted by reason (e.g. {\"no_stock\": 12})"})
     stale_stock_used = fields.Boolean()
+    geocode_precision = fields.String(metadata={
+        "description": "how precisely the destination was placed: given, district, city or province"})
     note = fields.String()
 
 
@@ -204,6 +215,7 @@ class OrderSchema(Schema):
     channel = fields.String()
     status = fields.String()
     ship_to = fields.Dict()
+    geocode = fields.Nested(GeocodeSchema, metadata={"description": "where the order is routed from"})
     lines = fields.List(fields.Nested(LineSchema))
     shipments = fields.List(fields.Nested(ShipmentSchema))
     backordered = fields.List(fields.Nested(BackorderedSchema))

@@ -317,7 +317,7 @@ def consume(cur, location_id: int, sku: str, qty: int) -> None:
 
 # ---- orders and assignments ---------------------------------------------------------------------
 
-ORDER_COLUMNS = ("id, channel, external_id, ship_to, lat, lon, lines, retail, substitutes, retail_total, "
+ORDER_COLUMNS = ("id, channel, external_id, ship_to, geocode, lat, lon, lines, retail, substitutes, retail_total, "
                  "status, backordered, excluded_distributors, explanation, created_at, updated_at")
 ASSIGNMENT_COLUMNS = ("id, order_id, distributor_id, location_id, distance_km, lines, status, stale_stock, "
                       "reason, carrier, tracking_no, created_at, updated_at")
@@ -345,7 +345,7 @@ def _order(row: Mapping, assignments: Iterable[Assignment]) -> Order:
         retail_total=row["retail_total"], status=row["status"], created_at=row["created_at"],
         updated_at=row["updated_at"], backordered=_backorders(row["backordered"]),
         excluded_distributors=frozenset(row["excluded_distributors"]), explanation=tuple(row["explanation"]),
-        assignments=tuple(assignments))
+        assignments=tuple(assignments), geocode=row["geocode"])
 
 
 def _assignment(row: Mapping) -> Assignment:
@@ -359,11 +359,11 @@ def _assignment(row: Mapping) -> Assignment:
 def insert_order(cur, new: NewOrder, now: datetime) -> int | None:
     """None when the channel already has an order with this external_id."""
     cur.execute(
-        "INSERT INTO orders (channel, external_id, ship_to, lat, lon, lines, retail, substitutes, "
+        "INSERT INTO orders (channel, external_id, ship_to, geocode, lat, lon, lines, retail, substitutes, "
         "retail_total, status, created_at, updated_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'new', %s, %s) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'new', %s, %s) "
         "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
-        (new.channel, new.external_id, Json(dict(new.ship_to)), new.ship_to["lat"], new.ship_to["lon"],
+        (new.channel, new.external_id, Json(dict(new.ship_to)), Json(dict(new.geocode)), new.lat, new.lon,
          Json([{"sku": sku, "qty": qty} for sku, qty in new.lines]),
          Json({sku: str(price) for sku, price in new.retail.items()}),
          Json({sku: list(subs) for sku, subs in new.substitutes.items()}), new.retail_total, now, now))
@@ -404,7 +404,8 @@ def save_order(cur, order: Order) -> None:
 
 
 # what a list shows: not the explanation (the largest column), nor what only routing reads
-ORDER_LIST_COLUMNS = "id, channel, external_id, ship_to, lines, retail_total, status, backordered, created_at"
+ORDER_LIST_COLUMNS = ("id, channel, external_id, ship_to, lines, retail_total, status, backordered, created_at, "
+                      "geocode")
 ORDER_FILTERS = {  # query filter → condition (each has an index: 0002_order_search.sql)
     "channel": "channel = %s",
     "status": "status = %s",
@@ -428,7 +429,8 @@ def list_orders(cur, filters: Mapping[str, Any], after: int | None, limit: int) 
     sql = f"SELECT {ORDER_LIST_COLUMNS} FROM orders" + (" WHERE " + " AND ".join(where) if where else "")
     cur.execute(sql + " ORDER BY id DESC LIMIT %s", (*args, limit + 1))
     return [OrderSummary(r["id"], r["channel"], r["external_id"], r["ship_to"], _lines(r["lines"]),
-                         r["retail_total"], r["status"], _backorders(r["backordered"]), r["created_at"])
+                         r["retail_total"], r["status"], _backorders(r["backordered"]), r["created_at"],
+                         r["geocode"])
             for r in cur.fetchall()]
 
 

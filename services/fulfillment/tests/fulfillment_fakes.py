@@ -196,7 +196,7 @@ class InMemoryStore:
         order_id = self._next_id()
         self.t.orders[order_id] = Order(
             id=order_id, channel=new.channel, external_id=new.external_id, ship_to=dict(new.ship_to),
-            lat=new.ship_to["lat"], lon=new.ship_to["lon"], lines=new.lines, retail=dict(new.retail),
+            lat=new.lat, lon=new.lon, geocode=dict(new.geocode), lines=new.lines, retail=dict(new.retail),
             substitutes=dict(new.substitutes), retail_total=new.retail_total, status=domain.NEW, created_at=now,
             updated_at=now)
         return order_id
@@ -231,7 +231,7 @@ class InMemoryStore:
                 if (after is None or o.id < after)
                 and all(test(o, filters[name]) for name, test in tests.items() if filters.get(name) is not None)]
         return [OrderSummary(o.id, o.channel, o.external_id, o.ship_to, o.lines, o.retail_total, o.status,
-                             o.backordered, o.created_at) for o in rows[:limit + 1]]
+                             o.backordered, o.created_at, o.geocode) for o in rows[:limit + 1]]
 
     def ship_to_of(self, order_ids: list[int]) -> dict[int, dict]:
         return {i: self.t.orders[i].ship_to for i in order_ids if i in self.t.orders}

@@ -429,9 +429,10 @@ class Captured:
 
 def test_the_order_search_uses_an_index_for_each_filter(fulfillment_db):
     with transaction(fulfillment_db) as cur:
-        cur.execute("INSERT INTO orders (channel, external_id, ship_to, lat, lon, lines, retail, substitutes, "
-                    "retail_total, status, created_at, updated_at) "
-                    "SELECT 'ch' || (g %% 20), 'E' || g, '{}', 31, 121, '[]', '{}', '{}', 1, "
+        cur.execute("INSERT INTO orders (channel, external_id, ship_to, geocode, lat, lon, lines, retail, "
+                    "substitutes, retail_total, status, created_at, updated_at) "
+                    "SELECT 'ch' || (g %% 20), 'E' || g, '{}', '{\"precision\": \"given\"}', "
+                    "31, 121, '[]', '{}', '{}', 1, "
                     "(ARRAY['routed','shipped','backordered','cancelled','partially_routed'])[1 + g %% 5], "
                     "%(now)s - g * interval '1 minute', %(now)s FROM generate_series(1, 50000) g", {"now": NOW})
         cur.execute("INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, lines, "

@@ -210,8 +210,10 @@ PRICES = {"A": Decimal("10.00"), "D": Decimal("1.00")}
 
 
 def test_a_new_order_is_priced_at_retail_with_its_substitutes():
+    place = domain.locate_ship_to({"address": "x", "lat": 1.0, "lon": 2.0})
     new = domain.new_order("tmall", "E-1", {"lat": 1.0, "lon": 2.0}, [("A", 2), ("A", 1)], PRODUCTS, PRICES,
-                           Decimal("100"))
+                           Decimal("100"), place)
+    assert (new.lat, new.lon, new.geocode["precision"]) == (1.0, 2.0, "given")
     assert new.retail_total == Decimal("30.00") and new.retail == {"A": Decimal("10.00")}
     assert new.substitutes == {"A": ("A2",)} and new.lines == (("A", 2), ("A", 1))
 
@@ -224,8 +226,58 @@ def test_a_new_order_is_priced_at_retail_with_its_substitutes():
 ])
 def test_a_new_order_names_what_is_wrong(lines, fields):
     with pytest.raises(InvalidOrder) as refused:
-        domain.new_order("tmall", "E-1", {}, lines, PRODUCTS, PRICES, Decimal("100"))
+        domain.new_order("tmall", "E-1", {}, lines, PRODUCTS, PRICES, Decimal("100"), GIVEN_PLACE)
     assert [e["field"] for e in refused.value.errors] == fields
+
+
+GIVEN_PLACE = {"precision": "given", "adcode": None, "province": None, "city": None, "district": None,
+               "lat": 1.0, "lon": 2.0}
+
+
+# ---- where an order is routed from --------------------------------------------------------------
+
+
+def test_coordinates_win_over_the_address():
+    assert domain.locate_ship_to({"address": "浙江省杭州市西湖区文三路90号", "lat": 31.0, "lon": 121.0}) == {
+        "precision": "given", "adcode": None, "province": None, "city": None, "district": None,
+        "lat": 31.0, "lon": 121.0}
+
+
+def test_an_address_alone_is_placed_at_its_district_centre():
+    place = domain.locate_ship_to({"address": "浙江省杭州市西湖区文三路90号"})
+    assert (place["precision"], place["adcode"], place["province"], place["city"], place["district"]) == (
+        "district", "330106", "浙江省", "杭州市", "西湖区")
+    assert 30 < place["lat"] < 30.5 and 119.9 < place["lon"] < 120.3
+
+
+def test_the_hint_fields_settle_a_shared_district_name():
+    assert domain.locate_ship_to({"address": "朝阳区建国路1号", "city": "长春市"})["adcode"] == "220104"
+    assert domain.locate_ship_to({"address": "朝阳区建国路1号", "province": "北京"})["adcode"] == "110105"
+
+
+@pytest.mark.parametrize(("ship_to", "field", "words"), [
+    ({"address": "朝阳区建国路1号"}, "ship_to.address", ["北京市朝阳区", "吉林省长春市朝阳区"]),
+    ({"address": "西湖区文三路90号"}, "ship_to.address", ["浙江省杭州市西湖区", "江西省南昌市西湖区"]),
+    ({"address": "Main Street 1"}, "ship_to.address", []),
+    ({"address": "文三路90号", "city": "火星市"}, "ship_to.city", []),
+    ({"address": "浙江省杭州市西湖区", "lat": 30.0}, "ship_to.lon", []),
+    ({"address": "浙江省杭州市西湖区", "lon": 120.0}, "ship_to.lat", []),
+])
+def test_an_address_that_cannot_be_placed_is_refused_naming_the_field(ship_to, field, words):
+    with pytest.raises(InvalidOrder) as refused:
+        domain.locate_ship_to(ship_to)
+    [error] = refused.value.errors
+    assert error["field"] == field
+    assert error.get("candidates", []) == words
+    assert all(word in refused.value.detail for word in words)
+
+
+def test_a_round_says_how_precisely_the_destination_was_placed():
+    decision = domain.route([("A", 1)], 30.0, 120.0, [])
+    assert domain.routing_round(decision, "order_created", NOW)["geocode_precision"] == "given"
+    province = domain.routing_round(decision, "order_created", NOW, "province")
+    assert province["geocode_precision"] == "province" and "province" in province["note"]
+    assert "note" not in domain.routing_round(decision, "order_created", NOW, "district")
 
 
 # ---- the short list -----------------------------------------------------------------------------

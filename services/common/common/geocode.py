@@ -38,9 +38,9 @@ import importlib.metadata
 import io
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Precision = Literal["district", "city", "province"]
 
@@ -91,10 +91,11 @@ class AddressNotResolved(Exception):
     """Nothing in the address was recognised, or what was is ambiguous or contradicts itself; the
     message says which and ``candidates`` holds the places it could be (empty if none)."""
 
-    def __init__(self, message: str, candidates: Sequence[Geocode] = ()):
+    def __init__(self, message: str, candidates: Sequence[Geocode] = (), field: str = "address"):
         super().__init__(message)
         self.message = message
         self.candidates = tuple(candidates)
+        self.field = field  # the input to name: address, or a province/city/district that is no division
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ class Gazetteer:
                 continue
             name = self._names.get(value)
             if name is None:
-                raise AddressNotResolved(f"{field} {value} is not a division we know")
+                raise AddressNotResolved(f"{value} is not a {field} we know", field=field)
             mentions.append(_Mention(value, name.adcodes, True, field))
         return mentions
 
@@ -372,3 +373,54 @@ def resolve(address: str, province: str | None = None, city: str | None = None,
     ``province``/``city``/``district`` settle a name several divisions share. Raises
     ``AddressNotResolved`` when nothing is recognised, the result is ambiguous or contradicts itself."""
     return gazetteer().resolve(address, province=province, city=city, district=district)
+
+
+# ---- where a place given by coordinates or by an address lies -----------------------------------
+
+GIVEN = "given"
+
+
+def view(place: Geocode | None, lat: float, lon: float) -> dict:
+    """The ``geocode`` object of an order or a location: ``given`` (no adcode, no names) when the
+    coordinates were sent, else the division's adcode, names, centre and precision."""
+    if place is None:
+        return {"precision": GIVEN, "adcode": None, "province": None, "city": None, "district": None,
+                "lat": lat, "lon": lon}
+    return {"precision": place.precision, "adcode": place.adcode, "province": place.province,
+            "city": place.city, "district": place.district, "lat": place.lat, "lon": place.lon}
+
+
+def candidate_names(error: AddressNotResolved) -> list[str]:
+    return [place.full_name for place in error.candidates]
+
+
+def locate(fields: Mapping[str, Any], prefix: str = "",
+           fallback: Mapping[str, Any] | None = None) -> tuple[dict | None, list[dict]]:
+    """Where a place lies: its own ``lat``/``lon`` when both are given (they always win), else its
+    ``address`` (with ``province``/``city``/``district`` settling shared names) resolved against the
+    table. ``fallback`` supplies the address and hints when the place gives neither (an application's
+    own address for a location without one). Returns ``(geocode view, [])`` or ``(None, errors)``,
+    the errors naming ``{prefix}lat``, ``{prefix}lon``, ``{prefix}address`` (or a hint field), each
+    refusal of an ambiguous address carrying its ``candidates``."""
+    lat, lon = fields.get("lat"), fields.get("lon")
+    if lat is not None and lon is not None:
+        return view(None, lat, lon), []
+    if (lat is None) != (lon is None):
+        missing = "lon" if lon is None else "lat"
+        return None, [{"field": prefix + missing, "message": "give both lat and lon, or neither"}]
+    source, source_prefix = fields, prefix
+    if not (fields.get("address") or "").strip() and fallback is not None:
+        source, source_prefix = fallback, ""
+    address = (source.get("address") or "").strip()
+    if not address:
+        return None, [{"field": prefix + "address", "message": "give lat and lon, or an address"}]
+    try:
+        place = resolve(address, province=source.get("province"), city=source.get("city"),
+                        district=source.get("district"))
+    except AddressNotResolved as error:
+        problem: dict[str, Any] = {"field": source_prefix + error.field, "message": error.message}
+        if error.candidates:
+            problem["candidates"] = candidate_names(error)
+            problem["message"] += f" (candidates: {', '.join(problem['candidates'])})"
+        return None, [problem]
+    return view(place, place.lat, place.lon), []

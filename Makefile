@@ -1,5 +1,6 @@
 # make run      - the whole system in the foreground, gateway on 127.0.0.1:$(GATEWAY_PORT)
 # make test     - the whole test suite (real PostgreSQL and RabbitMQ)
+# make demo     - load a demo network into the running system through its API (docs/demo.md)
 # make api-key ROLE=manager|sales|channel|distributor [CHANNEL=tmall] [DISTRIBUTOR=<id>]
 SHELL := /bin/bash
 VENV ?= .venv
@@ -8,7 +9,7 @@ GATEWAY_PORT ?= 8000
 export GATEWAY_PORT
 export PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: run test api-key venv bench lint dead-letters replay-dead-letters check
+.PHONY: run test api-key venv bench demo lint dead-letters replay-dead-letters check
 
 venv: $(VENV)/.installed $(VENV)/.packages
 
@@ -55,6 +56,11 @@ check: venv
 
 bench: venv
 	$(PY) bench/catalog_read.py
+
+# a believable network loaded into the running system through its HTTP API, then what routing did
+# (docs/demo.md); re-running adds nothing. DEMO_ARGS="--distributors 50 --orders 200 --seed 2"
+demo: venv
+	$(PY) deploy/demo.py $(DEMO_ARGS)
 
 # ruff, then the import boundaries between our packages (.importlinter; tests/test_boundaries.py runs them too)
 lint: venv

@@ -1,6 +1,9 @@
 """Gateway routes: authenticate, parse, one RPC, dump. No business rules live here."""
 from __future__ import annotations
 
+import csv
+import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +39,9 @@ from pricing import schemas as pricing_schemas
 register_remote_errors()
 
 ADMIN = (MANAGER, SALES)
+CSV = "text/csv"
+CSV_PAGE = 5000  # lines per RPC while exporting a statement
+PERIOD_PARAM = {"type": "string", "pattern": fulfillment_schemas.PERIOD_PATTERN}
 MANAGER_ONLY = (MANAGER,)
 ANY_ROLE = auth.ROLES
 SERVICES = BACKENDS  # what /ready asks after
@@ -412,6 +418,93 @@ class GatewayService:
            summary="Cancel an order", response=fulfillment_schemas.OrderAdminSchema)
     def admin_cancel_order(self, call, order_id):
         return self.fulfillment.cancel_order(None, order_id, call.actor)
+
+    # ---- settlement (分账) ------------------------------------------------------------------------
+
+    @route("GET", "/v1/statements", roles=(DISTRIBUTOR,), tag="settlement",
+           summary="Your monthly statements (what the brand owes you), newest first",
+           query=fulfillment_schemas.OwnStatementQuerySchema, response=fulfillment_schemas.StatementPageSchema)
+    def list_own_statements(self, call):
+        return self.fulfillment.list_statements(call.principal.distributor_id, call.query)
+
+    @route("GET", "/v1/statements/<period>.csv", roles=(DISTRIBUTOR,), tag="settlement",
+           summary="One of your statements as CSV (UTF-8 with a byte-order mark, one row per line)",
+           media=CSV, path_params={"period": PERIOD_PARAM})
+    def own_statement_csv(self, call, period):
+        return self._statement_csv(call.principal.distributor_id, period)
+
+    @route("GET", "/v1/statements/<period>", roles=(DISTRIBUTOR,), tag="settlement",
+           summary="One of your statements with a page of its lines",
+           query=fulfillment_schemas.StatementLinesQuerySchema,
+           response=fulfillment_schemas.StatementDetailSchema, path_params={"period": PERIOD_PARAM})
+    def own_statement(self, call, period):
+        return self.fulfillment.get_statement(call.principal.distributor_id, period, call.query)
+
+    @route("GET", "/v1/admin/statements", roles=ADMIN, tag="settlement",
+           summary="Statements (filters: distributor_id, period), newest period first",
+           query=fulfillment_schemas.StatementQuerySchema, response=fulfillment_schemas.StatementPageSchema)
+    def list_statements(self, call):
+        return self.fulfillment.list_statements(None, call.query)
+
+    @route("GET", "/v1/admin/statements/<distributor_id>/<period>.csv", roles=ADMIN, tag="settlement",
+           summary="A distributor's statement as CSV", media=CSV, path_params={"period": PERIOD_PARAM})
+    def statement_csv(self, call, distributor_id, period):
+        return self._statement_csv(distributor_id, period)
+
+    @route("GET", "/v1/admin/statements/<distributor_id>/<period>", roles=ADMIN, tag="settlement",
+           summary="A distributor's statement with a page of its lines",
+           query=fulfillment_schemas.StatementLinesQuerySchema,
+           response=fulfillment_schemas.StatementDetailSchema, path_params={"period": PERIOD_PARAM})
+    def get_statement(self, call, distributor_id, period):
+        return self.fulfillment.get_statement(distributor_id, period, call.query)
+
+    @route("POST", "/v1/admin/statements/<distributor_id>/<period>/close", roles=MANAGER_ONLY,
+           tag="settlement", summary="Close a statement once its month has ended (it never changes again)",
+           response=fulfillment_schemas.StatementSchema, path_params={"period": PERIOD_PARAM})
+    def close_statement(self, call, distributor_id, period):
+        return self.fulfillment.close_statement(distributor_id, period, call.actor)
+
+    @route("GET", "/v1/admin/channels", roles=ADMIN, tag="settlement",
+           summary="Every channel with an API key or a commission rate, with its rate",
+           response=fulfillment_schemas.ChannelListSchema)
+    def list_channels(self, call):
+        return self.fulfillment.list_channels(store.key_channels(self.db.cursor()))
+
+    @route("PUT", "/v1/admin/channels/<channel>", roles=MANAGER_ONLY, tag="settlement",
+           summary="Set a channel's commission rate (applies to lines shipped from now on)",
+           body=fulfillment_schemas.ChannelRateSetSchema, response=fulfillment_schemas.ChannelSchema,
+           path_params={"channel": {"type": "string", "pattern": fulfillment_schemas.CHANNEL_PATTERN}})
+    def set_channel_rate(self, call, channel):
+        return self.fulfillment.set_channel_rate(channel, call.body, call.actor)
+
+    @route("GET", "/v1/admin/settlement/summary", roles=ADMIN, tag="settlement",
+           summary="A month's totals per channel and each distributor's net",
+           query=fulfillment_schemas.SummaryQuerySchema, response=fulfillment_schemas.SettlementSummarySchema)
+    def settlement_summary(self, call):
+        return self.fulfillment.settlement_summary(call.query)
+
+    def _statement_csv(self, distributor_id, period) -> Response:
+        """The whole statement, fetched page by page into a spooled file (in memory up to 1 MiB, on
+        disk beyond), then streamed: a 100k-line statement never sits in memory. A statement that
+        does not exist is a 404 before anything is sent."""
+        spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")  # the BOM: Excel reads UTF-8
+        writer = csv.DictWriter(text, fieldnames=fulfillment_schemas.STATEMENT_CSV_FIELDS,
+                                extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        after = None
+        while True:
+            page = self.fulfillment.statement_lines(distributor_id, period, after, CSV_PAGE)
+            writer.writerows(page["items"])
+            after = page["after"]
+            if after is None:
+                break
+        text.flush()
+        text.detach()
+        spool.seek(0)
+        return Response(iter(lambda: spool.read(64 * 1024), b""), status=200,
+                        content_type="text/csv; charset=utf-8", headers={
+                            "Content-Disposition": f'attachment; filename="statement-{distributor_id}-{period}.csv"'})
 
     # ---- distributor onboarding: applicants -------------------------------------------------------
 

@@ -34,6 +34,13 @@ def revoke_key(cur, key_id: int) -> str | None:
     return row["key_hash"] if row else None
 
 
+def key_channels(cur) -> list[str]:
+    """The channels that have a live API key (for the settlement's channel list)."""
+    cur.execute("SELECT DISTINCT channel FROM api_keys WHERE channel IS NOT NULL AND revoked_at IS NULL "
+                "ORDER BY channel")
+    return [r["channel"] for r in cur.fetchall()]
+
+
 # ---- idempotency --------------------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ What must hold once the system is quiet (no request in flight, outboxes relayed)
 - stock: ``0 ≤ reserved ≤ on_hand``, and ``reserved`` is exactly what the open (pending or
   accepted) assignments hold at that location;
 - orders: every line of an order that is not cancelled is assigned or back-ordered, once;
+- settlement: every shipped assignment has its settlement lines, and each statement's totals are the
+  sums of its lines;
 - events: no outbox holds an event unpublished for longer than ``grace`` seconds; every read model
   (fulfilment's distributors and locations, pricing's distributors and products) agrees with the
   service that owns the facts; no dead letters wait.
@@ -61,6 +63,26 @@ SELECT d.id, d.sku, d.qty AS ordered, coalesce(p.qty, 0) AS placed, coalesce(w.q
  ORDER BY 1, 2
 """
 
+# settlement: a statement's totals are the sums of its lines, and every shipped assignment has its lines
+STATEMENT_TOTALS = """
+WITH sums AS (
+    SELECT distributor_id, period, count(*) AS lines, sum(gross) AS gross, sum(commission) AS commission,
+           sum(net) AS net FROM settlement_lines GROUP BY 1, 2)
+SELECT s.distributor_id, s.period, s.lines, s.gross, s.net, coalesce(x.lines, 0) AS sum_lines,
+       coalesce(x.gross, 0) AS sum_gross, coalesce(x.net, 0) AS sum_net
+  FROM statements s LEFT JOIN sums x USING (distributor_id, period)
+ WHERE s.lines <> coalesce(x.lines, 0) OR s.gross <> coalesce(x.gross, 0)
+    OR s.commission <> coalesce(x.commission, 0) OR s.net <> coalesce(x.net, 0)
+ ORDER BY 1, 2
+"""
+
+SHIPPED_UNSETTLED = """
+SELECT a.id FROM assignments a
+ WHERE a.status = 'shipped'
+   AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.assignment_id = a.id)
+ ORDER BY 1 LIMIT 100
+"""
+
 STALE_OUTBOX = ("SELECT count(*) AS n, min(occurred_at) AS oldest FROM outbox "
                 "WHERE published_at IS NULL AND occurred_at < now() - make_interval(secs => %s)")
 
@@ -101,6 +123,16 @@ def check_orders(fulfillment_url: str) -> list[Problem]:
                     f"order {r['id']} sku {r['sku']}: ordered {r['ordered']}, placed {r['placed']}, "
                     f"back-ordered {r['waiting']}")
             for r in _rows(fulfillment_url, ORDER_LINES_ACCOUNTED)]
+
+
+def check_settlement(fulfillment_url: str) -> list[Problem]:
+    problems = [Problem("fulfillment.statements",
+                        f"distributor {r['distributor_id']} {r['period']}: statement says {r['lines']} lines, "
+                        f"gross {r['gross']}, net {r['net']}; its lines sum to {r['sum_lines']}, "
+                        f"{r['sum_gross']}, {r['sum_net']}")
+                for r in _rows(fulfillment_url, STATEMENT_TOTALS)]
+    return problems + [Problem("fulfillment.settlement", f"assignment {r['id']} shipped but not settled")
+                       for r in _rows(fulfillment_url, SHIPPED_UNSETTLED)]
 
 
 def check_outboxes(urls: dict[str, str], grace: float) -> list[Problem]:
@@ -171,7 +203,8 @@ def check_dead_letters(amqp_uri: str) -> list[Problem]:
 
 
 def check_all(urls: dict[str, str], amqp_uri: str | None, grace: float = 30.0) -> list[Problem]:
-    problems = check_stock(urls["fulfillment"]) + check_orders(urls["fulfillment"])
+    problems = (check_stock(urls["fulfillment"]) + check_orders(urls["fulfillment"])
+                + check_settlement(urls["fulfillment"]))
     problems += check_outboxes(urls, grace) + check_read_models(urls)
     if amqp_uri:
         problems += check_dead_letters(amqp_uri)

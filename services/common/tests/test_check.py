@@ -34,7 +34,8 @@ def stock_and_assignment(url, on_hand, reserved, open_qty, status="pending"):
         cur.execute("INSERT INTO stock VALUES (7, 'A', %s, %s, %s)", (on_hand, reserved, now))
         cur.execute("INSERT INTO orders (channel, external_id, ship_to, geocode, lat, lon, lines, retail, "
                     "substitutes, retail_total, status, created_at, updated_at) VALUES ('tmall', 'x', "
-                    "'{}', '{\"precision\": \"given\"}', 31, 121, %s, '{}', '{}', 0, 'routed', %s, %s) RETURNING id",
+                    "'{}', '{\"precision\": \"given\"}', 31, 121, %s, '{}', '{}', 0, 'routed', %s, %s) "
+                    "RETURNING id",
                     (json.dumps([{"sku": "A", "qty": open_qty}]), now, now))
         order_id = cur.fetchone()["id"]
         cur.execute("INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, "
@@ -58,6 +59,19 @@ def test_an_order_line_neither_placed_nor_backordered_is_reported(emptied):
     stock_and_assignment(emptied["fulfillment"], on_hand=5, reserved=0, open_qty=2, status="rejected")
     problems = [str(p) for p in check_all(emptied, None)]
     assert problems == ["fulfillment.orders: order 1 sku A: ordered 2, placed 0, back-ordered 0"]
+
+
+def test_a_shipment_without_settlement_and_a_statement_off_its_lines_are_reported(emptied):
+    url = emptied["fulfillment"]
+    stock_and_assignment(url, on_hand=5, reserved=0, open_qty=2, status="shipped")
+    with transaction(url) as cur:
+        cur.execute("INSERT INTO statements (distributor_id, period, lines, gross, commission, net) "
+                    "VALUES (1, '2026-11', 1, 10.00, 0, 10.00)")
+    problems = [str(p) for p in check_all(emptied, None)]
+    assert problems == [
+        "fulfillment.statements: distributor 1 2026-11: statement says 1 lines, gross 10.00, net 10.00; "
+        "its lines sum to 0, 0, 0",
+        "fulfillment.settlement: assignment 1 shipped but not settled"]
 
 
 def test_an_old_unpublished_event_and_a_stale_read_model_are_reported(emptied):

@@ -1,6 +1,8 @@
 """Each service's migrations apply cleanly to an empty database, twice without effect the second time,
 and yield the tables its code uses; the outbox tables, defined once in common/migrations, come out the
 same in every service that owns events, on a fresh database and on one migrated before they moved."""
+from decimal import Decimal
+
 import psycopg2
 import pytest
 from yoyo import get_backend, read_migrations
@@ -129,3 +131,32 @@ def test_a_database_migrated_before_the_outbox_moved_to_common_upgrades_to_the_s
     before = schema(url)
     assert migrate(service, url) == len(list(COMMON_MIGRATIONS.glob("*.sql")))
     assert schema(url) == before == schema(migrated[service])
+
+
+def test_shipments_from_before_settlement_are_settled_by_its_migration(empty_database):
+    """fulfillment 0005 settles the assignments shipped before it existed (0 % commission, in the
+    month they shipped), so `make check` finds every shipment settled once."""
+    url = empty_database("settlement_backfill")
+    ensure_database(url)
+    backend = get_backend(url)
+    every = read_migrations(str(COMMON_MIGRATIONS), str(migrations_dir("fulfillment")))
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(every.filter(lambda m: m.id < "0005")))
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO orders (channel, external_id, ship_to, geocode, lat, lon, lines, retail, "
+                    "substitutes, retail_total, status, created_at, updated_at) VALUES ('tmall', 'TM-1', '{}', "
+                    "'{}', 31, 121, '[]', '{\"A\": \"33.33\", \"B\": \"10.00\"}', '{}', 109.99, 'shipped', "
+                    "now(), now()) RETURNING id")
+        order_id = cur.fetchone()[0]
+        cur.execute("INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, lines, status, "
+                    "created_at, updated_at) VALUES (%s, 4, 7, 1.0, "
+                    "'[{\"sku\": \"A\", \"qty\": 3}, {\"sku\": \"B\", \"qty\": 1}]', 'shipped', "
+                    "'2026-10-31T16:30:00Z', '2026-10-31T16:30:00Z')", (order_id,))
+    conn.close()
+    assert migrate("fulfillment", url) >= 1
+    assert query(url, "SELECT distributor_id, period, lines, gross, commission, net FROM statements") == [
+        (4, "2026-11", 2, Decimal("109.99"), Decimal("0.00"), Decimal("109.99"))]
+    assert query(url, "SELECT sku, qty, unit_price, gross, net FROM settlement_lines ORDER BY sku") == [
+        ("A", 3, Decimal("33.33"), Decimal("99.99"), Decimal("99.99")),
+        ("B", 1, Decimal("10.00"), Decimal("10.00"), Decimal("10.00"))]

@@ -40,3 +40,11 @@ class DistributorNotActive(Forbidden):
 
 class KeyReused(Unprocessable):
     title = "Unprocessable"
+
+
+class StatementNotFound(NotFound):
+    pass
+
+
+class IllegalStatementChange(Conflict):
+    pass

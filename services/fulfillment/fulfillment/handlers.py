@@ -17,7 +17,7 @@ import structlog
 from common.errors import parse_id
 from common.pagination import page
 from common.schemas import MAX_MONEY
-from fulfillment import domain
+from fulfillment import domain, settlement
 from fulfillment.domain import Assignment, Decision, Location, Order, OrderChange, Routing
 from fulfillment.errors import (
     AssignmentNotFound,
@@ -25,6 +25,7 @@ from fulfillment.errors import (
     KeyReused,
     LocationNotFound,
     OrderNotFound,
+    StatementNotFound,
     StockConflict,
 )
 from fulfillment.schemas import AssignmentSchema, OrderAdminSchema, OrderSchema, StockRowSchema
@@ -422,6 +423,7 @@ def ship_assignment(uow: UnitOfWork, distributor_id, assignment_id, carrier: str
     order = uow.store.order(a.order_id, for_update=True)
     change = order.ship(a.id, carrier, tracking_no, now)
     _record(uow.store, change, now)
+    _settle(uow.store, order, change.order.assignment(a.id), now)
     view = _assignment_view(uow.store, a.id)
     uow.add_events(_events(change.events, assignment=view))
     uow.commit()
@@ -437,3 +439,96 @@ def reject_assignment(uow: UnitOfWork, distributor_id, assignment_id, reason: st
     uow.add_events(_events(rejected, assignment=view))
     uow.commit()
     return view
+
+
+# ---- settlement (分账) ----------------------------------------------------------------------------
+
+
+def _settle(store: Store, order: Order, shipped: Assignment, now: datetime) -> None:
+    """A shipped assignment's settlement lines, in the shipment's own transaction: each order line at
+    the order's retail unit price less the channel's commission now, added to the distributor's
+    statement for this month (locked, so concurrent shipments add up). The lines' (assignment, sku)
+    is unique: an assignment is settled exactly once, or (the transaction failing) not at all."""
+    pct = store.channel_rate(order.channel) or settlement.ZERO
+    lines = settlement.settle(shipped.id, shipped.distributor_id, order.id, order.external_id, order.channel,
+                              shipped.lines, dict(order.retail), pct, now)
+    statement = store.open_statement_for_update(shipped.distributor_id, settlement.period_of(now))
+    store.save_statement(statement.adding(lines))
+    store.insert_settlement_lines(lines)
+
+
+def _channel_view(rate: settlement.ChannelRate) -> dict:
+    return {"channel": rate.channel, "commission_pct": settlement.pct_text(rate.commission_pct),
+            "updated_at": rate.updated_at.isoformat() if rate.updated_at else None, "updated_by": rate.updated_by}
+
+
+def set_channel_rate(uow: UnitOfWork, channel: str, pct, actor: str, now: datetime) -> dict:
+    rate = uow.store.set_channel_rate(channel, pct, actor, now)
+    uow.commit()
+    return _channel_view(rate)
+
+
+def list_channels(uow: UnitOfWork, known: Sequence[str]) -> dict:
+    """Every channel with a rate, and each of ``known`` (those with API keys) at 0 % until one is set."""
+    rates = {rate.channel: rate for rate in uow.store.channel_rates()}
+    for channel in known:
+        rates.setdefault(channel, settlement.ChannelRate(channel, settlement.ZERO, None, None))
+    return {"items": [_channel_view(rates[c]) for c in sorted(rates)], "next_cursor": None}
+
+
+def list_statements(uow: UnitOfWork, distributor_id: int | None, period: str | None,
+                    after: tuple[str, int] | None, limit: int) -> dict:
+    rows = uow.store.list_statements(distributor_id, period, tuple(after) if after else None, limit)
+    result = page(rows, limit, key=lambda s: [s.period, s.distributor_id])
+    result["items"] = [settlement.statement_view(s) for s in result["items"]]
+    return result
+
+
+def _statement(uow: UnitOfWork, distributor_id, period) -> tuple[int, str, settlement.Statement]:
+    did = parse_id(distributor_id, StatementNotFound, "distributor")
+    month = settlement.parse_period(period)
+    found = uow.store.statement(did, month)
+    if found is None or found.totals.lines == 0:
+        raise StatementNotFound(f"distributor {did} has no statement for {month}")
+    return did, month, found
+
+
+def get_statement(uow: UnitOfWork, distributor_id, period, after: int | None, limit: int) -> dict:
+    """The statement with a page of its lines (404 for a period without lines); the statement and the
+    page are read from one snapshot, so an open statement's totals match what was there."""
+    uow.repeatable_read()
+    did, month, found = _statement(uow, distributor_id, period)
+    lines = page(uow.store.statement_lines(did, month, after, limit), limit, key=lambda row: row[0])
+    return {**settlement.statement_view(found), "items": [settlement.line_view(x) for _, x in lines["items"]],
+            "next_cursor": lines["next_cursor"]}
+
+
+def statement_lines(uow: UnitOfWork, distributor_id, period, after: int | None, limit: int) -> dict:
+    """A page of lines for the CSV export: ``{"items", "after"}`` (``after``: the key of the next
+    page, None at the end), raw keys since the gateway pages through them itself."""
+    did, month, _ = _statement(uow, distributor_id, period)
+    rows = uow.store.statement_lines(did, month, after, limit)
+    return {"items": [settlement.line_view(x) for _, x in rows[:limit]],
+            "after": rows[limit - 1][0] if len(rows) > limit else None}
+
+
+def close_statement(uow: UnitOfWork, distributor_id, period, actor: str, now: datetime) -> dict:
+    did = parse_id(distributor_id, StatementNotFound, "distributor")
+    month = settlement.parse_period(period)
+    found = uow.store.statement(did, month, for_update=True)
+    if found is None or found.totals.lines == 0:
+        raise StatementNotFound(f"distributor {did} has no statement for {month}")
+    closed = found.close(actor, now)
+    uow.store.save_statement(closed)
+    uow.commit()
+    return settlement.statement_view(closed)
+
+
+def settlement_summary(uow: UnitOfWork, period: str) -> dict:
+    uow.repeatable_read()
+    channels, distributors = uow.store.settlement_summary(period)
+    return {"period": period, "currency": settlement.CURRENCY,
+            "channels": [{"channel": c.channel, "gross": settlement.money(c.gross),
+                          "commission": settlement.money(c.commission), "net": settlement.money(c.net)}
+                         for c in channels],
+            "distributors": [{"distributor_id": d, "net": settlement.money(net)} for d, net in distributors]}

@@ -18,10 +18,12 @@ from common.schemas import (
     text,
 )
 from fulfillment.domain import MAX_ON_HAND
+from pricing.schemas import PercentField
 
 SKU = validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 - _ .")
 EXTERNAL_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 characters of A-Z a-z 0-9 . _ : -")
-CHANNEL = validate.Regexp(r"^[a-z0-9_]{1,32}$", error="1-32 of a-z 0-9 _ (e.g. tmall)")
+CHANNEL_PATTERN = r"^[a-z0-9_]{1,32}$"
+CHANNEL = validate.Regexp(CHANNEL_PATTERN, error="1-32 of a-z 0-9 _ (e.g. tmall)")
 ORDER_STATUSES = ("routed", "partially_routed", "backordered", "shipped", "cancelled")
 ASSIGNMENT_STATUSES = ("pending", "accepted", "shipped", "rejected", "rerouted", "cancelled")
 MAX_SNAPSHOT = 100_000
@@ -289,3 +291,120 @@ class AssignmentRejectSchema(Schema):
 class ShipSchema(Schema):
     carrier = text(100, required=True)
     tracking_no = text(100, required=True)
+
+
+# ---- settlement (分账) ----------------------------------------------------------------------------
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD = validate.Regexp(PERIOD_PATTERN, error="a month as YYYY-MM")
+# a statement's CSV export: its columns, in order (SPEC: Settlement statements)
+STATEMENT_CSV_FIELDS = ("order_id", "external_id", "channel", "sku", "qty", "unit_price", "gross",
+                        "commission_pct", "commission", "net", "shipped_at")
+
+
+class ChannelPathSchema(Schema):
+    channel = fields.String(required=True, validate=CHANNEL)
+
+
+class ChannelRateSetSchema(Schema):
+    commission_pct = PercentField(required=True, metadata={
+        "description": "the brand's commission on this channel's orders, 0-100 (at most 4 places), "
+                       "applied to each line when it ships"})
+
+
+class ChannelSchema(Schema):
+    channel = fields.String()
+    commission_pct = fields.String(metadata={"description": "0 when no rate was set"})
+    updated_at = fields.DateTime(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+
+
+class ChannelListSchema(Schema):
+    items = fields.List(fields.Nested(ChannelSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class SettlementLineSchema(Schema):
+    order_id = fields.Integer()
+    external_id = fields.String()
+    channel = fields.String()
+    sku = fields.String()
+    qty = fields.Integer()
+    unit_price = fields.String(metadata={"description": "the order's retail unit price"})
+    gross = fields.String(metadata={"description": "unit_price × qty"})
+    commission_pct = fields.String(metadata={"description": "the channel's rate when the line shipped"})
+    commission = fields.String(metadata={"description": "gross × commission_pct / 100, half-up to 0.01"})
+    net = fields.String(metadata={"description": "gross − commission: what the brand owes"})
+    shipped_at = fields.String(metadata={"description": "ISO 8601"})
+    assignment_id = fields.Integer()
+
+
+class StatementSchema(Schema):
+    distributor_id = fields.Integer()
+    period = fields.String(metadata={"description": "a calendar month in Asia/Shanghai, YYYY-MM"})
+    status = fields.String(metadata={"description": "open, or closed (then it never changes)"})
+    lines = fields.Integer(metadata={"description": "how many lines it has"})
+    gross = fields.String()
+    commission = fields.String()
+    net = fields.String()
+    currency = fields.String()
+    closed_at = fields.String(allow_none=True)
+    closed_by = fields.String(allow_none=True)
+
+
+class StatementDetailSchema(StatementSchema):
+    items = fields.List(fields.Nested(SettlementLineSchema), metadata={
+        "description": "a page of its lines, in the order they were recorded"})
+    next_cursor = fields.String(allow_none=True)
+
+
+StatementPageSchema = page_of(StatementSchema, "StatementPageSchema")
+
+
+class StatementQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = RAISE
+
+    cursor = Cursor(fields.Tuple((fields.String(validate=PERIOD), Id())))
+    distributor_id = Id()
+    period = fields.String(validate=PERIOD, metadata={"description": "YYYY-MM"})
+
+
+class OwnStatementQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = RAISE
+
+    cursor = Cursor(fields.Tuple((fields.String(validate=PERIOD), Id())))
+
+
+class StatementLinesQuerySchema(PageQuerySchema):
+    class Meta:
+        unknown = RAISE
+
+    cursor = Cursor(Id())
+
+
+class SummaryQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    period = fields.String(required=True, validate=PERIOD, metadata={"description": "YYYY-MM"})
+
+
+class ChannelTotalsSchema(Schema):
+    channel = fields.String()
+    gross = fields.String()
+    commission = fields.String()
+    net = fields.String()
+
+
+class DistributorNetSchema(Schema):
+    distributor_id = fields.Integer()
+    net = fields.String()
+
+
+class SettlementSummarySchema(Schema):
+    period = fields.String()
+    currency = fields.String()
+    channels = fields.List(fields.Nested(ChannelTotalsSchema))
+    distributors = fields.List(fields.Nested(DistributorNetSchema))

@@ -21,11 +21,17 @@ from fulfillment.schemas import (
     AdjustmentsSchema,
     AssignmentQuerySchema,
     AssignmentRejectSchema,
+    ChannelPathSchema,
+    ChannelRateSetSchema,
     OrderCreateSchema,
     OrderQuerySchema,
+    OwnStatementQuerySchema,
     ShipSchema,
+    StatementLinesQuerySchema,
+    StatementQuerySchema,
     StockQuerySchema,
     StockSnapshotSchema,
+    SummaryQuerySchema,
 )
 from fulfillment.unit_of_work import SqlUnitOfWork, distributor_facts, location_facts
 
@@ -156,6 +162,47 @@ class FulfillmentService:
         reason = load(AssignmentRejectSchema, payload)["reason"]
         return handlers.reject_assignment(self._uow(), distributor_id, assignment_id, reason, _now(),
                                           self._freshness())
+
+    # ---- settlement (分账) ------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=ServiceError)
+    def set_channel_rate(self, channel: str, payload: dict, actor: str) -> dict:
+        channel = load(ChannelPathSchema, {"channel": channel})["channel"]
+        fields = load(ChannelRateSetSchema, payload)
+        return handlers.set_channel_rate(self._uow(), channel, fields["commission_pct"], actor, _now())
+
+    @rpc(expected_exceptions=ServiceError)
+    def list_channels(self, known: list) -> dict:
+        return handlers.list_channels(self._uow(), [c for c in known if isinstance(c, str)])
+
+    @rpc(expected_exceptions=ServiceError)
+    def list_statements(self, distributor_id, query: dict) -> dict:
+        """A distributor's own statements (``distributor_id``), or the sales team's search (None)."""
+        if distributor_id is None:
+            params = load(StatementQuerySchema, query)
+        else:
+            params = {**load(OwnStatementQuerySchema, query), "distributor_id": distributor_id}
+        return handlers.list_statements(self._uow(), params.get("distributor_id"), params.get("period"),
+                                        params["cursor"], params["limit"])
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_statement(self, distributor_id, period, query: dict) -> dict:
+        params = load(StatementLinesQuerySchema, query)
+        return handlers.get_statement(self._uow(), distributor_id, period, params["cursor"], params["limit"])
+
+    @rpc(expected_exceptions=ServiceError)
+    def statement_lines(self, distributor_id, period, after, limit: int) -> dict:
+        """Lines for the CSV export, ``limit`` (≤ 5000) at a time after the key ``after``."""
+        after = after if isinstance(after, int) and not isinstance(after, bool) else None
+        return handlers.statement_lines(self._uow(), distributor_id, period, after, max(1, min(int(limit), 5000)))
+
+    @rpc(expected_exceptions=ServiceError)
+    def close_statement(self, distributor_id, period, actor: str) -> dict:
+        return handlers.close_statement(self._uow(), distributor_id, period, actor, _now())
+
+    @rpc(expected_exceptions=ServiceError)
+    def settlement_summary(self, query: dict) -> dict:
+        return handlers.settlement_summary(self._uow(), load(SummaryQuerySchema, query)["period"])
 
     @timer(interval=30)
     def reroute_overdue(self) -> None:

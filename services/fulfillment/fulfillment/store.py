@@ -25,6 +25,7 @@ from fulfillment.domain import (
     Shipment,
     StockMove,
 )
+from fulfillment.settlement import ChannelRate, SettlementLine, Statement, Totals
 
 Json = psycopg2.extras.Json
 
@@ -484,6 +485,116 @@ def overdue_assignments(cur, older_than: datetime, limit: int = 100) -> list[Ass
     return [_assignment(r) for r in cur.fetchall()]
 
 
+# ---- settlement ---------------------------------------------------------------------------------
+
+
+def channel_rate(cur, channel: str) -> Decimal | None:
+    cur.execute("SELECT commission_pct FROM channel_rates WHERE channel = %s", (channel,))
+    row = cur.fetchone()
+    return row["commission_pct"] if row else None
+
+
+def set_channel_rate(cur, channel: str, pct: Decimal, actor: str, now: datetime) -> ChannelRate:
+    cur.execute("INSERT INTO channel_rates (channel, commission_pct, updated_at, updated_by) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (channel) DO UPDATE SET "
+                "commission_pct = EXCLUDED.commission_pct, updated_at = EXCLUDED.updated_at, "
+                "updated_by = EXCLUDED.updated_by", (channel, pct, now, actor))
+    return ChannelRate(channel, pct, now, actor)
+
+
+def channel_rates(cur) -> list[ChannelRate]:
+    cur.execute("SELECT channel, commission_pct, updated_at, updated_by FROM channel_rates ORDER BY channel")
+    return [ChannelRate(r["channel"], r["commission_pct"], r["updated_at"], r["updated_by"])
+            for r in cur.fetchall()]
+
+
+STATEMENT_COLUMNS = "distributor_id, period, status, lines, gross, commission, net, closed_at, closed_by"
+
+
+def _statement(r: Mapping) -> Statement:
+    return Statement(r["distributor_id"], r["period"], r["status"],
+                     Totals(r["lines"], r["gross"], r["commission"], r["net"]), r["closed_at"], r["closed_by"])
+
+
+def statement(cur, distributor_id: int, period: str, for_update: bool = False) -> Statement | None:
+    cur.execute(f"SELECT {STATEMENT_COLUMNS} FROM statements WHERE distributor_id = %s AND period = %s"
+                + (" FOR UPDATE" if for_update else ""), (distributor_id, period))
+    row = cur.fetchone()
+    return _statement(row) if row else None
+
+
+def open_statement_for_update(cur, distributor_id: int, period: str) -> Statement:
+    """The statement locked, created open and empty if it did not exist."""
+    cur.execute("INSERT INTO statements (distributor_id, period) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (distributor_id, period))
+    return statement(cur, distributor_id, period, for_update=True)
+
+
+def save_statement(cur, s: Statement) -> None:
+    cur.execute("UPDATE statements SET status = %s, lines = %s, gross = %s, commission = %s, net = %s, "
+                "closed_at = %s, closed_by = %s WHERE distributor_id = %s AND period = %s",
+                (s.status, s.totals.lines, s.totals.gross, s.totals.commission, s.totals.net, s.closed_at,
+                 s.closed_by, s.distributor_id, s.period))
+
+
+def insert_settlement_lines(cur, lines: Sequence[SettlementLine]) -> None:
+    psycopg2.extras.execute_values(cur, (
+        "INSERT INTO settlement_lines (distributor_id, period, assignment_id, order_id, external_id, channel, "
+        "sku, qty, unit_price, gross, commission_pct, commission, net, shipped_at) VALUES %s"),
+        [(x.distributor_id, x.period, x.assignment_id, x.order_id, x.external_id, x.channel, x.sku, x.qty,
+          x.unit_price, x.gross, x.commission_pct, x.commission, x.net, x.shipped_at) for x in lines])
+
+
+def list_statements(cur, distributor_id: int | None, period: str | None, after: tuple[str, int] | None,
+                    limit: int) -> list[Statement]:
+    """Newest period first, then by distributor; ``after`` is the last (period, distributor_id) seen."""
+    where, args = [], []
+    if distributor_id is not None:
+        where.append("distributor_id = %s")
+        args.append(distributor_id)
+    if period is not None:
+        where.append("period = %s")
+        args.append(period)
+    if after is not None:
+        where.append("(period < %s OR (period = %s AND distributor_id > %s))")
+        args += [after[0], after[0], after[1]]
+    sql = f"SELECT {STATEMENT_COLUMNS} FROM statements" + (" WHERE " + " AND ".join(where) if where else "")
+    cur.execute(sql + " ORDER BY period DESC, distributor_id LIMIT %s", (*args, limit + 1))
+    return [_statement(r) for r in cur.fetchall()]
+
+
+LINE_COLUMNS = ("id, assignment_id, distributor_id, order_id, external_id, channel, sku, qty, unit_price, "
+                "gross, commission_pct, commission, net, shipped_at")
+
+
+def statement_lines(cur, distributor_id: int, period: str, after: int | None, limit: int
+                    ) -> list[tuple[int, SettlementLine]]:
+    """A page of the statement's lines in the order they were recorded, with their ids (the key)."""
+    cur.execute(f"SELECT {LINE_COLUMNS} FROM settlement_lines WHERE distributor_id = %s AND period = %s "
+                "AND id > %s ORDER BY id LIMIT %s", (distributor_id, period, after or 0, limit + 1))
+    return [(r["id"], SettlementLine(r["assignment_id"], r["distributor_id"], r["order_id"], r["external_id"],
+                                     r["channel"], r["sku"], r["qty"], r["unit_price"], r["gross"],
+                                     r["commission_pct"], r["commission"], r["net"], r["shipped_at"]))
+            for r in cur.fetchall()]
+
+
+class ChannelTotals(NamedTuple):
+    channel: str
+    gross: Decimal
+    commission: Decimal
+    net: Decimal
+
+
+def settlement_summary(cur, period: str) -> tuple[list[ChannelTotals], list[tuple[int, Decimal]]]:
+    """The period's totals per channel (gross, commission, net) and each distributor's net."""
+    cur.execute("SELECT channel, sum(gross) AS gross, sum(commission) AS commission, sum(net) AS net "
+                "FROM settlement_lines WHERE period = %s GROUP BY channel ORDER BY channel", (period,))
+    channels = [ChannelTotals(r["channel"], r["gross"], r["commission"], r["net"]) for r in cur.fetchall()]
+    cur.execute("SELECT distributor_id, net FROM statements WHERE period = %s ORDER BY distributor_id",
+                (period,))
+    return channels, [(r["distributor_id"], r["net"]) for r in cur.fetchall()]
+
+
 class SqlStore:
     """The store's operations on one cursor: what a unit of work hands the handlers."""
 
@@ -585,3 +696,36 @@ class SqlStore:
 
     def overdue_assignments(self, older_than: datetime, limit: int = 100) -> list[Assignment]:
         return overdue_assignments(self.cur, older_than, limit)
+
+    # settlement
+    def channel_rate(self, channel: str) -> Decimal | None:
+        return channel_rate(self.cur, channel)
+
+    def set_channel_rate(self, channel: str, pct: Decimal, actor: str, now: datetime) -> ChannelRate:
+        return set_channel_rate(self.cur, channel, pct, actor, now)
+
+    def channel_rates(self) -> list[ChannelRate]:
+        return channel_rates(self.cur)
+
+    def statement(self, distributor_id: int, period: str, for_update: bool = False) -> Statement | None:
+        return statement(self.cur, distributor_id, period, for_update)
+
+    def open_statement_for_update(self, distributor_id: int, period: str) -> Statement:
+        return open_statement_for_update(self.cur, distributor_id, period)
+
+    def save_statement(self, s: Statement) -> None:
+        save_statement(self.cur, s)
+
+    def insert_settlement_lines(self, lines: Sequence[SettlementLine]) -> None:
+        insert_settlement_lines(self.cur, lines)
+
+    def list_statements(self, distributor_id: int | None, period: str | None, after: tuple[str, int] | None,
+                        limit: int) -> list[Statement]:
+        return list_statements(self.cur, distributor_id, period, after, limit)
+
+    def statement_lines(self, distributor_id: int, period: str, after: int | None, limit: int
+                        ) -> list[tuple[int, SettlementLine]]:
+        return statement_lines(self.cur, distributor_id, period, after, limit)
+
+    def settlement_summary(self, period: str) -> tuple[list[ChannelTotals], list[tuple[int, Decimal]]]:
+        return settlement_summary(self.cur, period)

@@ -29,7 +29,8 @@ from fulfillment.domain import (
     Shipment,
     StockMove,
 )
-from fulfillment.store import AppliedRequest, LocationOwner, RejectedLine, StockLevel
+from fulfillment.settlement import OPEN, ChannelRate, SettlementLine, Statement, Totals
+from fulfillment.store import AppliedRequest, ChannelTotals, LocationOwner, RejectedLine, StockLevel
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Tables:
     orders: dict[int, Order] = field(default_factory=dict)  # without their assignments
     assignments: dict[int, Assignment] = field(default_factory=dict)
     applied_requests: dict[str, AppliedRequest] = field(default_factory=dict)
+    channel_rates: dict[str, ChannelRate] = field(default_factory=dict)
+    statements: dict[tuple[int, str], Statement] = field(default_factory=dict)
+    settlement_lines: list[tuple[int, SettlementLine]] = field(default_factory=list)
     processed_events: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[tuple[str, dict]] = field(default_factory=list)
     last_id: int = 0
@@ -272,6 +276,62 @@ class InMemoryStore:
     def overdue_assignments(self, older_than: datetime, limit: int = 100) -> list[Assignment]:
         return [a for _, a in sorted(self.t.assignments.items())
                 if a.status == domain.PENDING and a.created_at < older_than][:limit]
+
+    # ---- settlement ----
+
+    def channel_rate(self, channel: str) -> Decimal | None:
+        rate = self.t.channel_rates.get(channel)
+        return rate.commission_pct if rate else None
+
+    def set_channel_rate(self, channel: str, pct: Decimal, actor: str, now: datetime) -> ChannelRate:
+        self.t.channel_rates[channel] = ChannelRate(channel, pct, now, actor)
+        return self.t.channel_rates[channel]
+
+    def channel_rates(self) -> list[ChannelRate]:
+        return [self.t.channel_rates[c] for c in sorted(self.t.channel_rates)]
+
+    def statement(self, distributor_id: int, period: str, for_update: bool = False) -> Statement | None:
+        return self.t.statements.get((distributor_id, period))
+
+    def open_statement_for_update(self, distributor_id: int, period: str) -> Statement:
+        return self.t.statements.setdefault((distributor_id, period),
+                                            Statement(distributor_id, period, OPEN, Totals()))
+
+    def save_statement(self, s: Statement) -> None:
+        self.t.statements[(s.distributor_id, s.period)] = s
+
+    def insert_settlement_lines(self, lines: Sequence[SettlementLine]) -> None:
+        for line in lines:
+            if any((x.assignment_id, x.sku) == (line.assignment_id, line.sku) for _, x in self.t.settlement_lines):
+                raise AssertionError("unique (assignment_id, sku) violated")  # the table's constraint
+            self.t.settlement_lines.append((self._next_id(), line))
+
+    def list_statements(self, distributor_id: int | None, period: str | None, after: tuple[str, int] | None,
+                        limit: int) -> list[Statement]:
+        rows = sorted(self.t.statements.values(), key=lambda s: (_descending(s.period), s.distributor_id))
+        rows = [s for s in rows if distributor_id in (None, s.distributor_id) and period in (None, s.period)
+                and (after is None or s.period < after[0] or (s.period == after[0] and s.distributor_id > after[1]))]
+        return rows[:limit + 1]
+
+    def statement_lines(self, distributor_id: int, period: str, after: int | None, limit: int
+                        ) -> list[tuple[int, SettlementLine]]:
+        return [(i, x) for i, x in self.t.settlement_lines
+                if (x.distributor_id, x.period) == (distributor_id, period) and i > (after or 0)][:limit + 1]
+
+    def settlement_summary(self, period: str) -> tuple[list[ChannelTotals], list[tuple[int, Decimal]]]:
+        by_channel: dict[str, list[SettlementLine]] = {}
+        for _, x in self.t.settlement_lines:
+            if x.period == period:
+                by_channel.setdefault(x.channel, []).append(x)
+        channels = [ChannelTotals(c, *(sum((getattr(x, f) for x in xs), Decimal(0))
+                                       for f in ("gross", "commission", "net")))
+                    for c, xs in sorted(by_channel.items())]
+        return channels, [(s.distributor_id, s.totals.net) for (_, p), s in sorted(self.t.statements.items())
+                          if p == period]
+
+
+def _descending(period: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in period)
 
 
 class InMemoryCatalog:

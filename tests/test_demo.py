@@ -14,6 +14,7 @@ from distributors.domain import credit_code_problem
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy"))
+import demo  # noqa: E402
 import demo_data  # noqa: E402
 
 DISTRIBUTORS, ORDERS = 12, 40
@@ -33,6 +34,21 @@ def test_the_plan_is_valid_and_the_same_every_time():
     book = demo_data.OrderBook(catalog, seed=1)
     assert book.orders(5) == demo_data.OrderBook(catalog, seed=1).orders(10)[:5]  # more orders only add
     assert all(resolve(o.ship_to["address"]).province == o.province for o in book.orders(50))
+
+
+@pytest.mark.parametrize("total", [1, 12, 61, 62, 300])
+def test_distributors_are_split_over_provinces_by_population(total):
+    counts = demo_data.allocate(total, demo_data.POPULATION_M, demo_data.MIN_PER_PROVINCE)
+    assert sum(counts.values()) == total
+    if total >= 62:
+        assert min(counts.values()) >= 2
+    assert counts["广东省"] == max(counts.values())  # the most populous province
+
+
+def test_distance_percentiles_are_nearest_rank():
+    distances = [float(d) for d in range(1, 101)]
+    assert [demo.percentile(distances, q) for q in (50, 90, 99)] == [50.0, 90.0, 99.0]
+    assert demo.percentile([7.5], 99) == 7.5 and demo.percentile([], 50) is None
 
 
 @pytest.fixture(scope="module")

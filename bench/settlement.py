@@ -95,7 +95,7 @@ def main() -> None:
         rows = body.count(b"\n") - 1
         after = {name: peak_rss_mib(pids[name]) for name in ("gateway", "fulfillment")}
 
-        print(f"| step | figure |\n|---|---|")
+        print("| step | figure |\n|---|---|")
         print(f"| list all {seen:,} lines, {len(page_ms)} pages of {args.page} | {listed:.2f} s "
               f"({seen / listed:,.0f} lines/s); page p50 {statistics.median(page_ms):.1f} ms, "
               f"max {max(page_ms):.1f} ms |")

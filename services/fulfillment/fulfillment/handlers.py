@@ -91,6 +91,8 @@ def _events(events: Iterable[domain.Event], order: dict | None = None,
             data = {"assignment": assignment}
             if isinstance(event, domain.AssignmentRejected):
                 data["reason"] = event.reason
+            if isinstance(event, domain.ShipmentShipped):
+                data["order"] = order  # the order as its channel sees it, with the shipment in it
         entries.append((EVENT_TYPES[type(event)], data))
     return entries
 
@@ -253,17 +255,34 @@ def route_and_reserve(store: Store, order: Order, lines: Sequence[tuple[str, int
     return Routing(Decision.nothing_placed(lines), ())
 
 
-def _record(store: Store, change: OrderChange, now: datetime) -> None:
-    """Write what an order's change decided (the reservations of new shipments are made)."""
+def _record(store: Store, change: OrderChange, now: datetime) -> list[int]:
+    """Write what an order's change decided (the reservations of new shipments are made); returns
+    the ids of the new assignments."""
     for a in change.changed:
         store.set_assignment(a)
     for move in change.released:
         store.release(move)
     for move in change.consumed:
         store.consume(move)
-    for shipment in change.shipments:
-        store.insert_assignment(change.order.id, shipment, now)
+    created = [store.insert_assignment(change.order.id, shipment, now) for shipment in change.shipments]
     store.save_order(change.order)
+    return created
+
+
+WITHDRAWN = (domain.REROUTED, domain.CANCELLED)
+
+
+def _assignment_events(store: Store, created: Sequence[int], ended: Iterable[Assignment]) -> list[tuple[str, dict]]:
+    """``assignment_created`` for each new assignment and ``assignment_withdrawn`` for each one taken
+    away from its distributor (re-routed away or its order cancelled; a rejection is the
+    distributor's own act), each with the assignment as ``GET /v1/assignments`` lists it."""
+    withdrawn = [a.id for a in ended if a.status in WITHDRAWN]
+    ids = [*created, *withdrawn]
+    if not ids:
+        return []
+    views = {v["id"]: v for v in assignment_views(store, [store.assignment(i) for i in ids])}
+    return ([("assignment_created", {"assignment": views[i]}) for i in created]
+            + [("assignment_withdrawn", {"assignment": views[i]}) for i in withdrawn])
 
 
 def reroute(uow: UnitOfWork, assignments: Iterable[Assignment], trigger: str, now: datetime,
@@ -289,10 +308,11 @@ def reroute(uow: UnitOfWork, assignments: Iterable[Assignment], trigger: str, no
         routing = route_and_reserve(uow.store, rerouting.order, rerouting.lines, rerouting.excluded,
                                     rerouting.max_shipments, now, freshness)
         change = rerouting.place(routing, now)
-        _record(uow.store, change, now)
+        created = _record(uow.store, change, now)
         view = _saved_view(uow.store, order_id)
         order_events = [e for e in change.events if not isinstance(e, domain.AssignmentRejected)]
         uow.add_events(_events(order_events, order=view))
+        uow.add_events(_assignment_events(uow.store, created, rerouting.ended))
         assignment_events += [e for e in change.events if isinstance(e, domain.AssignmentRejected)]
         log.info("order_rerouted", order_id=order_id, trigger=trigger, status=change.status)
     return assignment_events
@@ -332,9 +352,10 @@ def create_order(uow: UnitOfWork, channel: str, external_id: str, ship_to: Mappi
     order = uow.store.order(order_id)
     routing = route_and_reserve(uow.store, order, new.lines, (), domain.MAX_SHIPMENTS, now, freshness)
     change = order.place(routing, now)
-    _record(uow.store, change, now)
+    created = _record(uow.store, change, now)
     view = _saved_view(uow.store, order_id)
     uow.add_events(_events(change.events, order=view))
+    uow.add_events(_assignment_events(uow.store, created, ()))
     uow.commit()
     return {"order": view, "replayed": False}
 
@@ -374,8 +395,10 @@ def cancel_order(uow: UnitOfWork, channel: str | None, order_id, actor: str, now
     if change is None:  # cancelled already
         return order_view(order, order.assignments, admin=channel is None)
     _record(uow.store, change, now)
+    # the event carries the order as its channel sees it (webhooks deliver it to the channel)
+    uow.add_events(_events(change.events, order=_saved_view(uow.store, order.id)))
+    uow.add_events(_assignment_events(uow.store, (), change.changed))
     view = _saved_view(uow.store, order.id, admin=channel is None)
-    uow.add_events(_events(change.events, order=view))
     uow.commit()
     return view
 
@@ -425,7 +448,7 @@ def ship_assignment(uow: UnitOfWork, distributor_id, assignment_id, carrier: str
     _record(uow.store, change, now)
     _settle(uow.store, order, change.order.assignment(a.id), now)
     view = _assignment_view(uow.store, a.id)
-    uow.add_events(_events(change.events, assignment=view))
+    uow.add_events(_events(change.events, assignment=view, order=_saved_view(uow.store, order.id)))
     uow.commit()
     return view
 

@@ -91,10 +91,14 @@ def test_the_nearest_location_with_everything_ships_and_its_stock_is_reserved(tw
     assert [(s["location_id"], s["lines"], s["status"]) for s in placed["shipments"]] == \
         [(21, [{"sku": "A", "qty": 2}], "pending")]
     assert reserved(uow, 21) == 2 and reserved(uow, 11) == 0
-    assert uow.events == [("order_routed", {"order": placed})]
+    assert uow.events[0] == ("order_routed", {"order": placed})
+    [(kind, created)] = uow.events[1:]  # the distributor's new work, as GET /v1/assignments lists it
+    assert kind == "assignment_created"
+    assert (created["assignment"]["id"], created["assignment"]["distributor_id"], created["assignment"]["status"],
+            created["assignment"]["ship_to"]) == (placed["shipments"][0]["assignment_id"], 2, "pending", SHIP_TO)
     again = call(uow, handlers.create_order, "tmall", "E-1", SHIP_TO, [("A", 9)], T0 + timedelta(hours=1))
     assert again == {"order": placed, "replayed": True}
-    assert len(uow.events) == 1 and reserved(uow, 21) == 2
+    assert len(uow.events) == 2 and reserved(uow, 21) == 2
 
 
 def test_what_nobody_can_ship_is_backordered_with_substitutes_and_a_refund(two):
@@ -106,7 +110,7 @@ def test_what_nobody_can_ship_is_backordered_with_substitutes_and_a_refund(two):
     assert placed["backordered"] == [
         {"sku": "A", "qty": 2, "substitutes": ["A2"], "refund_amount": "20.00"},
         {"sku": "B", "qty": 1, "substitutes": [], "refund_amount": "2.50"}]
-    assert event_types(uow) == ["order_routed", "order_backordered"]
+    assert event_types(uow) == ["order_routed", "order_backordered", "assignment_created"]
 
 
 def test_an_order_nobody_can_ship_is_backordered(two):
@@ -161,8 +165,9 @@ def test_a_rejected_assignment_is_routed_again_without_its_distributor(two):
     last = view["explanation"][-1]
     assert last["trigger"] == "rejected"
     assert {c["location_id"]: c["reason"] for c in last["candidates"]} == {11: "excluded_after_reject", 21: "chosen"}
-    assert event_types(uow)[-2:] == ["order_routed", "assignment_rejected"]
-    (_, routed), (_, announced) = uow.events[-2:]
+    assert event_types(uow)[-3:] == ["order_routed", "assignment_created", "assignment_rejected"]
+    (_, routed), (_, created), (_, announced) = uow.events[-3:]
+    assert created["assignment"]["location_id"] == 21  # a rejection is no withdrawal: the distributor did it
     assert routed["trigger"] == "rejected" and routed["order"]["shipments"] == view["shipments"]
     assert announced == {"assignment": rejected, "reason": "no driver"}
     with pytest.raises(IllegalAssignmentChange):
@@ -184,6 +189,7 @@ def test_accepted_then_shipped_the_stock_leaves_and_the_order_is_shipped(two):
     assert (level.on_hand, level.reserved) == (3, 0)
     assert call(uow, handlers.get_order, "tmall", placed["id"])["status"] == "shipped"
     assert event_types(uow)[-2:] == ["assignment_accepted", "shipment_shipped"]
+    assert uow.events[-1][1]["order"] == call(uow, handlers.get_order, "tmall", placed["id"])  # the channel's view
     with pytest.raises(IllegalOrderChange):
         call(uow, handlers.cancel_order, "tmall", placed["id"], "channel", T0)
 
@@ -195,9 +201,12 @@ def test_cancelling_releases_the_reservations_once(two):
     cancelled = call(uow, handlers.cancel_order, None, placed["id"], "sales", T0)
     assert cancelled["status"] == "cancelled" and "explanation" in cancelled
     assert cancelled["shipments"][0]["status"] == "cancelled" and reserved(uow, 11) == 0
-    assert uow.events[-1] == ("order_cancelled", {"order": cancelled, "actor": "sales"})
+    channel_view = {k: v for k, v in cancelled.items() if k != "explanation"}
+    assert uow.events[-2] == ("order_cancelled", {"order": channel_view, "actor": "sales"})
+    assert uow.events[-1][0] == "assignment_withdrawn"
+    assert uow.events[-1][1]["assignment"]["status"] == "cancelled"
     again = call(uow, handlers.cancel_order, "tmall", placed["id"], "channel", T0)
-    assert again["status"] == "cancelled" and len(uow.events) == 2 and reserved(uow, 11) == 0
+    assert again["status"] == "cancelled" and len(uow.events) == 4 and reserved(uow, 11) == 0
 
 
 def test_an_assignment_left_pending_past_the_timeout_is_rerouted(two):
@@ -213,7 +222,9 @@ def test_an_assignment_left_pending_past_the_timeout_is_rerouted(two):
     assert [s["location_id"] for s in view["shipments"]] == [21] and view["explanation"][-1]["trigger"] == "timeout"
     assert call(uow, handlers.get_order, None, accepted["id"])["shipments"][0]["status"] == "accepted"
     assert reserved(uow, 11) == 1 and reserved(uow, 21) == 2
-    assert uow.events[-1][0] == "order_routed" and uow.events[-1][1]["trigger"] == "timeout"
+    assert event_types(uow)[-3:] == ["order_routed", "assignment_created", "assignment_withdrawn"]
+    assert uow.events[-3][1]["trigger"] == "timeout"
+    assert uow.events[-1][1]["assignment"]["status"] == "rerouted"
 
 
 def test_three_live_shipments_leave_a_reroute_one_slot(uow):

@@ -11,11 +11,8 @@ from typing import Any
 from catalog import domain
 from catalog.domain import Assortment, ImportPlan, Product
 from catalog.errors import InvalidProduct, ProductNotFound
+from catalog.events import ProductCreated, ProductDiscontinued, ProductUpdated
 from catalog.schemas import PRODUCT
-
-
-def _announcement(event_type: str, product: Product) -> tuple[str, dict[str, Any]]:
-    return event_type, {"product": PRODUCT.dump(product)}
 
 
 def _refuse(errors: list[dict[str, str]]) -> None:
@@ -39,7 +36,7 @@ def create_product(uow, fields: Mapping[str, Any], actor: str) -> Product:
     _refuse(domain.substitute_errors(fields["sku"], substitutes, uow.existing_skus(substitutes)))
     product = domain.new_product(fields, uow.now())
     uow.insert(product, actor)
-    uow.add_events([_announcement("product_created", product)])
+    uow.add_events([ProductCreated(PRODUCT.dump(product))])
     return product
 
 
@@ -52,7 +49,7 @@ def update_product(uow, sku: str, changes: Mapping[str, Any], actor: str) -> Pro
     updated = domain.apply_changes(product, changes, uow.now())
     if updated is not product:
         uow.update(updated, actor)
-        uow.add_events([_announcement("product_updated", updated)])
+        uow.add_events([ProductUpdated(PRODUCT.dump(updated))])
     return updated
 
 
@@ -60,7 +57,7 @@ def discontinue_product(uow, sku: str, actor: str) -> Product:
     """Final: announced as ``product_discontinued``; a second time is a conflict."""
     discontinued = domain.discontinue(_found(uow, sku, for_update=True), uow.now())
     uow.update(discontinued, actor)
-    uow.add_events([_announcement("product_discontinued", discontinued)])
+    uow.add_events([ProductDiscontinued(PRODUCT.dump(discontinued))])
     return discontinued
 
 
@@ -73,8 +70,8 @@ def import_products(uow, rows: list[Mapping[str, Any]], actor: str) -> ImportPla
         skus.update(row.get("substitutes", ()))
     plan = domain.plan_import(rows, uow.get_many(skus, for_update=True), uow.now())
     uow.upsert_many(plan.created + plan.updated, actor)
-    uow.add_events([_announcement("product_created", p) for p in plan.created]
-                   + [_announcement("product_updated", p) for p in plan.updated])
+    uow.add_events([ProductCreated(PRODUCT.dump(p)) for p in plan.created]
+                   + [ProductUpdated(PRODUCT.dump(p)) for p in plan.updated])
     return plan
 
 

@@ -1,4 +1,5 @@
-"""The catalog's contracts: RPC payloads, HTTP bodies (the gateway documents them in OpenAPI), events."""
+"""The catalog's contracts: RPC payloads, HTTP bodies (the gateway documents them in OpenAPI); its events
+are in catalog/events.py."""
 from __future__ import annotations
 
 import math
@@ -153,15 +154,6 @@ class AssortmentSchema(Schema):
     classic = fields.Integer()
     new_ratio = fields.Float()
     target_new_ratio = fields.Float()
-
-
-class ProductEventSchema(Schema):
-    """``product_created`` / ``product_updated`` / ``product_discontinued``."""
-
-    event_id = fields.UUID()
-    occurred_at = fields.DateTime()
-    request_id = fields.String(allow_none=True)
-    product = fields.Nested(ProductSchema)
 
 
 PRODUCT = ProductSchema()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalog import store
+from common.contracts import dump
 from common.outbox import add_events, new_event
 from common.unit_of_work import SqlWork, on_cursor
 
@@ -34,11 +35,12 @@ class SqlUnitOfWork(SqlWork):
 
     # ---- messages ------------------------------------------------------------------------------
 
-    def add_events(self, announcements: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """Announce facts ``(event_type, data)``: written to the outbox in this transaction in one
-        statement (an import may announce thousands), relayed once it commits."""
+    def add_events(self, announcements: Sequence[Any]) -> None:
+        """Announce facts (instances of catalog.events), each dumped through its contract: written to
+        the outbox in this transaction in one statement (an import may announce thousands), relayed
+        once it commits."""
         if announcements:
-            add_events(self.cursor, [new_event(event_type, data) for event_type, data in announcements])
+            add_events(self.cursor, [new_event(*dump(event)) for event in announcements])
 
     # ---- the store -----------------------------------------------------------------------------
 

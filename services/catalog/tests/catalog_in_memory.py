@@ -1,7 +1,7 @@
 """An in-memory unit of work for the catalog's handlers: the operations of ``SqlUnitOfWork`` on a
 dictionary of products, a clock that stands still until told, and the events it announced in
-``events``. test_catalog_handlers.py holds its operations' names and parameters equal to the SQL
-one's."""
+``events`` (as their contracts dump them). test_catalog_handlers.py holds its operations' names and
+parameters equal to the SQL one's."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -10,6 +10,7 @@ from typing import Any
 
 from catalog.domain import ACTIVE, Product
 from catalog.errors import ProductExists
+from common.contracts import dump
 
 
 class InMemoryUnitOfWork:
@@ -24,8 +25,8 @@ class InMemoryUnitOfWork:
 
     # ---- messages ------------------------------------------------------------------------------
 
-    def add_events(self, announcements: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        self.events.extend(announcements)
+    def add_events(self, announcements: Sequence[Any]) -> None:
+        self.events.extend(dump(event) for event in announcements)  # through the contracts, as the SQL one
 
     # ---- the store -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from common.contracts import dump
 from common.outbox import add_events, first_delivery, new_event
 
 
@@ -38,9 +39,11 @@ class SqlWork:
             self._cursor = self._db.cursor()
         return self._cursor
 
-    def add_event(self, event_type: str, data: dict[str, Any]) -> None:
-        """Announce a fact: written to the outbox in this transaction, relayed once it commits."""
-        add_events(self.cursor, [new_event(event_type, data)])
+    def add_event(self, event: Any) -> None:
+        """Announce a fact, an instance of an event its service declares (``common.contracts``):
+        dumped through its contract, written to the outbox in this transaction, relayed once it
+        commits."""
+        add_events(self.cursor, [new_event(*dump(event))])
 
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         """True the first time ``consumer`` is handed ``event_id`` (applied once however often)."""

@@ -13,6 +13,7 @@ from common.pagination import decode_cursor
 from distributors import domain
 from distributors.domain import Application, Distributor, Location, Transition
 from distributors.errors import ApplicationNotFound, DistributorNotFound, LocationNotFound
+from distributors.events import DISTRIBUTOR_EVENTS, LocationChanged
 from distributors.schemas import LocationSchema, dump_distributor
 
 LOCATION = LocationSchema()
@@ -41,13 +42,11 @@ def _profile(uow, distributor: Distributor, admin: bool) -> Profile:
 
 def _announce_distributor(uow, event_type: str, distributor: Distributor, locations: list[Location], actor: str,
                           reason: str | None) -> None:
-    uow.add_event(event_type, {"distributor": dump_distributor(distributor, locations), "actor": actor,
-                               "reason": reason})
+    uow.add_event(DISTRIBUTOR_EVENTS[event_type](dump_distributor(distributor, locations), actor, reason))
 
 
 def _announce_location(uow, location: Location, distributor_status: str) -> None:
-    uow.add_event("location_changed", {"location": LOCATION.dump(location),
-                                       "distributor_status": distributor_status})
+    uow.add_event(LocationChanged(LOCATION.dump(location), distributor_status))
 
 
 # ---- applications -------------------------------------------------------------------------------
@@ -168,11 +167,11 @@ def change_tier(uow, distributor_id, tier: str, actor: str, now: datetime) -> Pr
     return after
 
 
-def flag_for_review(uow, event: dict, now: datetime) -> bool:
+def flag_for_review(uow, event_id: str, distributor_id: int, now: datetime) -> bool:
     """Pricing saw a third parity violation within 30 days (``distributor_flagged``): True when this
     flags the distributor (once, however often the event arrives)."""
-    if uow.first_delivery("distributors.flagged", event["event_id"]):
-        return uow.flag_for_review(int(event["distributor_id"]), now)
+    if uow.first_delivery("distributors.flagged", event_id):
+        return uow.flag_for_review(distributor_id, now)
     return False
 
 

@@ -124,7 +124,8 @@ class LocationSchema(Schema):
     address = fields.String(allow_none=True)
     lat = fields.Float()
     lon = fields.Float()
-    geocode = fields.Nested(GeocodeSchema, metadata={"description": "how the location was placed"})
+    geocode = fields.Nested(GeocodeSchema, allow_none=True, metadata={
+        "description": "how the location was placed; null for one placed before placements were kept"})
     service_radius_km = fields.Float()
     active = fields.Boolean()
     updated_at = fields.DateTime()
@@ -210,26 +211,6 @@ class DistributorQuerySchema(PageQuerySchema):
     tier = fields.String(validate=validate.OneOf(TIERS))
     province = text(50)
     city = text(50)
-
-
-class DistributorEventSchema(Schema):
-    """``distributor_approved`` / ``_suspended`` / ``_reinstated`` / ``_terminated`` /
-    ``_tier_changed``: the distributor after the change, its locations, and who did it why."""
-
-    event_id = fields.UUID()
-    occurred_at = fields.DateTime()
-    request_id = fields.String(allow_none=True)
-    distributor = fields.Nested(DistributorSchema)
-    actor = fields.String()
-    reason = fields.String(allow_none=True)
-
-
-class LocationChangedEventSchema(Schema):
-    event_id = fields.UUID()
-    occurred_at = fields.DateTime()
-    request_id = fields.String(allow_none=True)
-    location = fields.Nested(LocationSchema)
-    distributor_status = fields.String()
 
 
 _DISTRIBUTOR = DistributorSchema()

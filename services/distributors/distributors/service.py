@@ -30,6 +30,7 @@ from distributors.schemas import (
     dump_distributor,
 )
 from distributors.unit_of_work import SqlUnitOfWork
+from pricing.events import DISTRIBUTOR_FLAGGED
 
 APPLICATION_RECEIPT = ApplicationReceiptSchema()
 APPLICATION_VIEW = ApplicationViewSchema()
@@ -163,5 +164,7 @@ class DistributorsService:
     @event_handler("pricing", "distributor_flagged")
     def on_distributor_flagged(self, payload: dict) -> None:
         """Pricing saw a third parity violation within 30 days: flag the distributor for review."""
-        if handlers.flag_for_review(self._uow(), payload, _now()):
-            self.log.info("distributor_flagged_for_review", distributor_id=payload["distributor_id"])
+        received = DISTRIBUTOR_FLAGGED.receive(payload)
+        distributor_id = received.event.distributor_id
+        if handlers.flag_for_review(self._uow(), received.event_id, distributor_id, _now()):
+            self.log.info("distributor_flagged_for_review", distributor_id=distributor_id)

@@ -1,5 +1,6 @@
 """An in-memory unit of work for the distributors service's handlers: the operations of
-``SqlUnitOfWork`` on Python collections and the events it announced in ``events``.
+``SqlUnitOfWork`` on Python collections and the events it announced in ``events``
+(as their contracts dump them).
 test_distributors_handlers.py holds its operations' names and parameters equal to the SQL one's."""
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from common.contracts import dump
 from distributors.domain import ACTIVE, SUBMITTED, SUSPENDED, Application, Distributor, Location, Transition
 
 
@@ -22,8 +24,8 @@ class InMemoryUnitOfWork:
 
     # ---- messages ------------------------------------------------------------------------------
 
-    def add_event(self, event_type: str, data: dict[str, Any]) -> None:
-        self.events.append((event_type, data))
+    def add_event(self, event: Any) -> None:
+        self.events.append(dump(event))  # (event_type, payload) through its contract, as the SQL one
 
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         if (consumer, event_id) in self.processed:

@@ -192,10 +192,9 @@ def test_a_tier_change_is_recorded_and_announced_and_the_same_tier_is_a_no_op():
 def test_a_distributor_is_flagged_for_review_once():
     uow = InMemoryUnitOfWork()
     number = approved(uow)
-    event = {"event_id": "e-1", "distributor_id": number}
-    assert handlers.flag_for_review(uow, event, NOW) is True
-    assert handlers.flag_for_review(uow, event, NOW) is False  # redelivered
-    assert handlers.flag_for_review(uow, {**event, "event_id": "e-2"}, NOW) is False  # flagged already
+    assert handlers.flag_for_review(uow, "e-1", number, NOW) is True
+    assert handlers.flag_for_review(uow, "e-1", number, NOW) is False  # redelivered
+    assert handlers.flag_for_review(uow, "e-2", number, NOW) is False  # flagged already
     assert handlers.profile(uow, number, admin=True).distributor.flagged_for_review is True
 
 

@@ -8,10 +8,10 @@ Read models (products, distributors) follow their owners' events; a miss is reso
 owner through the unit of work's ports, never refused."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from common.errors import NotFound, parse_id
 from pricing import domain
@@ -28,6 +28,7 @@ from pricing.domain import (
     UnitPrice,
 )
 from pricing.errors import InvalidPricing, PriceNotFound, ProductUnknown, PromotionNotFound, TierNotFound
+from pricing.events import DistributorFlagged, PriceChanged, PromotionApproved, TierChanged
 from pricing.schemas import PromotionSchema, TierSchema, dump_quote
 
 PROMOTION = PromotionSchema()
@@ -72,18 +73,19 @@ def distributor(uow, distributor_id, fresh: bool = False) -> DistributorState | 
     return state
 
 
-def apply_product(uow, event: dict) -> None:
-    """``product_created`` / ``_updated`` / ``_discontinued``: once, and never back in version."""
-    if uow.first_delivery("pricing.products", event["event_id"]):
-        uow.upsert_product(event["product"])
+def apply_product(uow, event_id: str, product: Mapping[str, Any]) -> None:
+    """``product_created`` / ``_updated`` / ``_discontinued`` (the product as the catalog's contract
+    carries it): once, and never back in version."""
+    if uow.first_delivery("pricing.products", event_id):
+        uow.upsert_product(dict(product))
 
 
-def apply_distributor(uow, event: dict) -> None:
+def apply_distributor(uow, event_id: str, distributor: Mapping[str, Any]) -> None:
     """``distributor_approved`` / ``_suspended`` / ``_reinstated`` / ``_terminated`` /
-    ``_tier_changed``: once, and never back in version."""
-    if uow.first_delivery("pricing.distributors", event["event_id"]):
-        d = event["distributor"]
-        uow.upsert_distributor(d["id"], d["tier"], d["status"], d.get("version", 1))
+    ``_tier_changed`` (the distributor as its contract carries it): once, and never back in version."""
+    if uow.first_delivery("pricing.distributors", event_id):
+        d = distributor
+        uow.upsert_distributor(d["id"], d["tier"], d["status"], d["version"])
 
 
 # ---- list prices --------------------------------------------------------------------------------
@@ -109,10 +111,8 @@ def set_price(uow, sku: str, fields: dict, actor: str, now: datetime) -> SkuPric
     domain.require_priceable(products(uow, [sku], fresh=True).get(sku), sku)
     uow.insert_price(sku, fields, actor, now)
     version = uow.bump_price_version()
-    uow.add_event("price_changed", {
-        "sku": sku, "list_price": str(fields["list_price"]), "floor_price": str(fields["floor_price"]),
-        "currency": fields["currency"], "effective_from": fields["effective_from"].isoformat(),
-        "price_version": version, "actor": actor})
+    uow.add_event(PriceChanged(sku, fields["list_price"], fields["floor_price"], fields["currency"],
+                               fields["effective_from"], version, actor))
     return sku_prices(uow, sku, now)
 
 
@@ -158,7 +158,7 @@ def set_tier(uow, name: str, fields: dict, actor: str, now: datetime) -> Tier:
     tier = Tier(name, fields["discount_pct"], breaks)
     uow.save_tier(tier, actor, now)
     version = uow.bump_price_version()
-    uow.add_event("tier_changed", {"tier": TIER.dump(tier), "price_version": version, "actor": actor})
+    uow.add_event(TierChanged(TIER.dump(tier), version, actor))
     return uow.tier(name)
 
 
@@ -188,7 +188,7 @@ def create_promotion(uow, fields: dict, actor: str, role: str, now: datetime) ->
 
 def _announce_promotion(uow, promotion: PromotionRecord) -> None:
     version = uow.bump_price_version()
-    uow.add_event("promotion_approved", {"promotion": PROMOTION.dump(promotion), "price_version": version})
+    uow.add_event(PromotionApproved(PROMOTION.dump(promotion), version))
 
 
 def _pending(uow, promotion_id) -> tuple[int, PromotionRecord]:
@@ -331,9 +331,7 @@ def record_observation(uow, fields: dict, actor: str, now: datetime, tolerance_p
         times = uow.violation_times(fields["seller"], at - domain.FLAG_WINDOW, at)
         if domain.reaches_flag(times, at):
             uow.flag_distributor(seller.id)
-            uow.add_event("distributor_flagged", {
-                "distributor_id": seller.id, "violations": len(times),
-                "window_days": domain.FLAG_WINDOW.days, "observed_at": at.isoformat()})
+            uow.add_event(DistributorFlagged(seller.id, len(times), domain.FLAG_WINDOW.days, at))
     return uow.observation(observation_id)
 
 

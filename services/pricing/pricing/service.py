@@ -9,6 +9,7 @@ from decimal import Decimal
 import catalog.errors
 import common.errors
 import distributors.errors
+from catalog import events as catalog_events
 from common.config import Settings, setting
 from common.db import Database
 from common.entrypoints import event_handler, rpc
@@ -19,6 +20,7 @@ from common.outbox import OutboxRelay
 from common.pagination import decode_cursor, page
 from common.rpc import RpcProxy
 from common.schemas import load
+from distributors import events as distributors_events
 from pricing import domain, handlers
 from pricing.book import Book
 from pricing.schemas import (
@@ -82,35 +84,43 @@ class PricingService:
 
     @event_handler("catalog", "product_created")
     def on_product_created(self, payload: dict) -> None:
-        handlers.apply_product(self._uow(), payload)
+        received = catalog_events.PRODUCT_CREATED.receive(payload)
+        handlers.apply_product(self._uow(), received.event_id, received.event.product)
 
     @event_handler("catalog", "product_updated")
     def on_product_updated(self, payload: dict) -> None:
-        handlers.apply_product(self._uow(), payload)
+        received = catalog_events.PRODUCT_UPDATED.receive(payload)
+        handlers.apply_product(self._uow(), received.event_id, received.event.product)
 
     @event_handler("catalog", "product_discontinued")
     def on_product_discontinued(self, payload: dict) -> None:
-        handlers.apply_product(self._uow(), payload)
+        received = catalog_events.PRODUCT_DISCONTINUED.receive(payload)
+        handlers.apply_product(self._uow(), received.event_id, received.event.product)
 
     @event_handler("distributors", "distributor_approved")
     def on_distributor_approved(self, payload: dict) -> None:
-        handlers.apply_distributor(self._uow(), payload)
+        received = distributors_events.DISTRIBUTOR_APPROVED.receive(payload)
+        handlers.apply_distributor(self._uow(), received.event_id, received.event.distributor)
 
     @event_handler("distributors", "distributor_suspended")
     def on_distributor_suspended(self, payload: dict) -> None:
-        handlers.apply_distributor(self._uow(), payload)
+        received = distributors_events.DISTRIBUTOR_SUSPENDED.receive(payload)
+        handlers.apply_distributor(self._uow(), received.event_id, received.event.distributor)
 
     @event_handler("distributors", "distributor_reinstated")
     def on_distributor_reinstated(self, payload: dict) -> None:
-        handlers.apply_distributor(self._uow(), payload)
+        received = distributors_events.DISTRIBUTOR_REINSTATED.receive(payload)
+        handlers.apply_distributor(self._uow(), received.event_id, received.event.distributor)
 
     @event_handler("distributors", "distributor_terminated")
     def on_distributor_terminated(self, payload: dict) -> None:
-        handlers.apply_distributor(self._uow(), payload)
+        received = distributors_events.DISTRIBUTOR_TERMINATED.receive(payload)
+        handlers.apply_distributor(self._uow(), received.event_id, received.event.distributor)
 
     @event_handler("distributors", "distributor_tier_changed")
     def on_distributor_tier_changed(self, payload: dict) -> None:
-        handlers.apply_distributor(self._uow(), payload)
+        received = distributors_events.DISTRIBUTOR_TIER_CHANGED.receive(payload)
+        handlers.apply_distributor(self._uow(), received.event_id, received.event.distributor)
 
     # ---- list prices --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from common.contracts import dump
 from distributors.errors import DistributorNotFound
 from pricing import domain
 from pricing.book import PriceBook
@@ -94,8 +95,8 @@ class InMemoryUnitOfWork:
 
     # ---- messages ------------------------------------------------------------------------------
 
-    def add_event(self, event_type: str, data: dict[str, Any]) -> None:
-        self.events.append((event_type, data))
+    def add_event(self, event: Any) -> None:
+        self.events.append(dump(event))  # (event_type, payload) through its contract, as the SQL one
 
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         if (consumer, event_id) in self.processed:
@@ -266,10 +267,15 @@ class InMemoryUnitOfWork:
 
 
 def product(sku: str, status: str = "active", version: int = 1) -> dict:
-    """A product document as the catalog dumps it (the fields pricing reads)."""
-    return {"sku": sku, "name": sku.lower(), "status": status, "version": version}
+    """A product document as the catalog dumps it (its events carry it whole: catalog.events)."""
+    return {"sku": sku, "name": sku.lower(), "category": "towels", "lifecycle": "classic", "hero": False,
+            "attributes": {}, "substitutes": [], "status": status, "version": version,
+            "created_at": "2026-11-01T00:00:00+00:00", "updated_at": "2026-11-01T00:00:00+00:00"}
 
 
 def profile(distributor_id: int, tier: str = "gold", status: str = "active", version: int = 1) -> dict:
-    return {"id": distributor_id, "tier": tier, "status": status, "version": version}
+    """A distributor as its own view shows it (its events carry it whole: distributors.events)."""
+    return {"id": distributor_id, "company_name": f"Distributor {distributor_id}",
+            "credit_code": "91310000MA1FL0000X", "tier": tier, "status": status, "province": "Shanghai",
+            "city": "Shanghai", "locations": [], "version": version}
 

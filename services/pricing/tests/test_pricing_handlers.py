@@ -60,7 +60,7 @@ def test_a_price_is_set_announced_and_shown_with_its_version():
     assert (prices.scheduled, prices.price_version) == ([], 2)
     assert uow.events == [("price_changed", {
         "sku": "TWL", "list_price": "199.00", "floor_price": "99.00", "currency": "CNY",
-        "effective_from": NOW.isoformat(), "price_version": 2, "actor": "manager:1"})]
+        "effective_from": NOW.isoformat(), "price_version": 2, "actor": "manager:1", "version": 1})]
 
 
 def test_a_scheduled_price_is_not_current_until_its_instant():
@@ -198,7 +198,7 @@ def test_a_third_violation_within_30_days_flags_the_distributor_once():
     third = handlers.record_observation(uow, observation(at=NOW), "channel:tmall", NOW, D(0))
     assert third.flagged_for_review is True
     assert uow.events[-1] == ("distributor_flagged", {"distributor_id": 7, "violations": 3, "window_days": 30,
-                                                      "observed_at": NOW.isoformat()})
+                                                      "observed_at": NOW.isoformat(), "version": 1})
     handlers.record_observation(uow, observation(at=NOW), "channel:tmall", NOW, D(0))
     assert event_types(uow).count("distributor_flagged") == 1  # flagged already
 
@@ -253,11 +253,10 @@ def test_violations_page_by_seller_and_time():
 
 def test_an_event_is_applied_once():
     uow = InMemoryUnitOfWork()
-    event = {"event_id": "e-1", "product": product("A", "discontinued", version=3)}
-    handlers.apply_product(uow, event)
-    handlers.apply_product(uow, {**event, "product": product("A", "active", version=4)})  # redelivered
+    handlers.apply_product(uow, "e-1", product("A", "discontinued", version=3))
+    handlers.apply_product(uow, "e-1", product("A", "active", version=4))  # redelivered
     assert uow.products(["A"])["A"].status == "discontinued"
-    handlers.apply_distributor(uow, {"event_id": "e-2", "distributor": profile(7, status="suspended")})
+    handlers.apply_distributor(uow, "e-2", profile(7, status="suspended"))
     assert uow.distributor(7).status == "suspended"
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
+from pricing_in_memory import product
 
 import catalog.errors
 import common.errors
@@ -76,9 +77,9 @@ def test_a_product_is_priceable_at_once_and_its_discontinuation_is_respected(rpc
 def test_product_events_apply_once_and_never_go_back_in_version(rpc):
     dispatch = event_dispatcher(rpc.config)
     newer = {"event_id": "00000000-0000-0000-0000-000000000002", "occurred_at": "2026-11-22T00:00:01Z",
-             "product": {"sku": "B", "status": "discontinued", "version": 3}}
+             "product": product("B", "discontinued", version=3), "version": 1}
     older = {"event_id": "00000000-0000-0000-0000-000000000001", "occurred_at": "2026-11-22T00:00:00Z",
-             "product": {"sku": "B", "status": "active", "version": 2}}
+             "product": product("B", "active", version=2), "version": 1}
     dispatch("catalog", "product_discontinued", newer)
     dispatch("catalog", "product_discontinued", newer)
     row = read_model(rpc.pricing_db, "SELECT status, version FROM products WHERE sku = %s", ("B",),

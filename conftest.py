@@ -22,6 +22,10 @@ import pytest  # noqa: E402
 from common.migrate import drop_database  # noqa: E402
 from common.testing import RUN_ID, drop_vhost, fresh_database, make_vhost, truncate_all  # noqa: E402
 
+# every /metrics server a test starts (in-process containers, `make run` in tests/test_supervision.py)
+# takes a free port, never 9100–9104, which a `make run` on this machine may hold
+os.environ["METRICS_PORT"] = "0"
+
 
 def _docker_available() -> bool:
     try:

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from common.db import finish_transactions
 from common.errors import ServiceError
+from common.metrics import UNMATCHED_ROUTE, observe_request
 from gateway.edge import query_names
 from gateway.errors import status_for
 from gateway.problems import problem, problem_from_exception
@@ -69,11 +70,14 @@ def request_id_of(request: Request) -> str:
     return given if REQUEST_ID_PATTERN.match(given) else uuid.uuid4().hex
 
 
-def _finish(response: Response, request: Request, request_id: str, started: float) -> Response:
+def _finish(response: Response, request: Request, request_id: str, started: float,
+            route: str) -> Response:
+    """``route`` is the matched template (``/v1/orders/<order_id>``): the metrics' label."""
     response.headers["X-Request-Id"] = request_id
+    seconds = time.perf_counter() - started
+    observe_request(route, request.method, response.status_code, seconds)
     log.info("http_request", service="gateway", method=request.method, path=request.path,
-             status=response.status_code, request_id=request_id,
-             duration_ms=round((time.perf_counter() - started) * 1000, 2))
+             status=response.status_code, request_id=request_id, duration_ms=round(seconds * 1000, 2))
     return response
 
 
@@ -95,7 +99,8 @@ class ApiWsgiApp(WsgiApp):
                 # beside it (/v1/admin/products/<sku>): its own methods only
                 methods = LITERAL_PATH_METHODS.get(request.path) or exc.valid_methods
                 response.headers["Allow"] = ", ".join(sorted(methods))
-            return _finish(response, request, request_id, started)(environ, start_response)
+            return _finish(response, request, request_id, started,
+                           UNMATCHED_ROUTE)(environ, start_response)
         request.path_values = values
         return provider.handle_request(request)(environ, start_response)
 
@@ -135,7 +140,7 @@ class ApiRoute(HttpRequestHandler):
             if status_for(exc) == 500:
                 log.error("http_unexpected_error", request_id=request_id, exc_info=exc)
             response = problem_from_exception(exc, request_id)
-        return _finish(response, request, request_id, started)
+        return _finish(response, request, request_id, started, self.url)
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:

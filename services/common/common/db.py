@@ -20,6 +20,7 @@ import psycopg2.pool
 from nameko.extensions import DependencyProvider
 
 from common.config import database_url, setting
+from common.metrics import DB_POOL_CONNECTIONS, DB_POOL_MAX, MetricsServer, scraped
 
 psycopg2.extras.register_uuid()
 
@@ -124,6 +125,8 @@ class Database(DependencyProvider):
     ``stop`` first stops the borrowers, each returning only when it holds no connection and will
     take none, and closes the pool after them."""
 
+    metrics_server = MetricsServer()  # every process serves /metrics (common.metrics)
+
     def __init__(self, service: str):
         self.service = service
         self.pool = None
@@ -136,6 +139,14 @@ class Database(DependencyProvider):
         url = database_url(self.service, config)
         size = setting(config, "max_workers", 10) + 4
         self.pool = KeepingPool(1, size, url)
+        scraped.add(self.container, "db_pool", self.pool_use)
+
+    def pool_use(self):
+        """Connections lent to workers and the relay, kept idle, and the most the pool opens."""
+        pool = self.pool
+        return [(DB_POOL_CONNECTIONS, ("in_use",), len(pool._used)),
+                (DB_POOL_CONNECTIONS, ("idle",), len(pool._pool)),
+                (DB_POOL_MAX, (), pool.maxconn)]
 
     def add_borrower(self, stop: Callable[[], None]) -> None:
         """``stop`` ends a thread that takes connections outside workers; the pool closes after it."""

@@ -4,11 +4,14 @@ Use ``from common.entrypoints import rpc, event_handler`` in every service inste
 """
 from __future__ import annotations
 
+import time
+
 import eventlet
 import psycopg2
 import structlog
 from amqp.exceptions import ConnectionError as AmqpConnectionError
-from kombu import Queue
+from amqp.exceptions import NotFound
+from kombu import Connection, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, SERIALIZER_CONFIG_KEY
@@ -19,6 +22,7 @@ from nameko.rpc import Rpc as NamekoRpc
 from common.config import setting
 from common.db import finish_transactions
 from common.errors import ServiceError, ServiceNotRunning, ServiceTimeout, StoreUnavailable
+from common.metrics import DEAD_LETTERS, EVENTS_FAILED, EVENTS_HANDLED, READ_TIMEOUT, observe_handled, scraped
 from common.rpc import expired
 
 ATTEMPT_HEADER = "x-dcm-attempt"
@@ -76,7 +80,31 @@ def unavailable(service: str, exc_info):
     return type(error), error, exc_info[2]
 
 
+def rpc_outcome(exc_info, expected: type | tuple) -> str:
+    """How an RPC call ended, as ``dcm_rpc_handled_total`` counts it (after ``unavailable``)."""
+    if exc_info is None:
+        return "ok"
+    if isinstance(exc_info[1], (StoreUnavailable, ServiceNotRunning, ServiceTimeout)):
+        return "unavailable"
+    return "refused" if isinstance(exc_info[1], expected) else "error"
+
+
+def dead_letters_waiting(amqp_uri: str, service: str) -> list:
+    """How many events wait in the service's dead-letter queue (none when it was never made)."""
+    with Connection(amqp_uri, connect_timeout=READ_TIMEOUT) as conn:
+        try:
+            queue = Queue(dead_letter_queue(service), no_declare=True)(conn.channel())
+            waiting = queue.queue_declare(passive=True).message_count
+        except NotFound:
+            waiting = 0
+    return [(DEAD_LETTERS, (), waiting)]
+
+
 class Rpc(NamekoRpc):
+    def setup(self):
+        super().setup()
+        self._received: dict[int, float] = {}  # id(message) → when it arrived
+
     def handle_message(self, body, message):
         if expired(self.unpack_message_headers(message)):
             # the caller has answered its client already (504): running it now would only do
@@ -84,12 +112,22 @@ class Rpc(NamekoRpc):
             log.warning("rpc_expired", service=self.container.service_name, method=self.method_name,
                         request_id=message.headers.get("nameko.request_id"))
             self.rpc_consumer.queue_consumer.ack_message(message)
+            observe_handled(self.container.service_name, self.method_name, "expired", None)
             return
-        super().handle_message(body, message)
+        self._received[id(message)] = time.perf_counter()
+        try:
+            super().handle_message(body, message)
+        except BaseException:
+            self._received.pop(id(message), None)
+            raise
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = finish_transactions(worker_ctx, exc_info)
         exc_info = unavailable(self.container.service_name, exc_info)
+        received = self._received.pop(id(message), None)
+        observe_handled(self.container.service_name, self.method_name,
+                        rpc_outcome(exc_info, self.expected_exceptions),
+                        None if received is None else time.perf_counter() - received)
         try:
             return super().handle_result(message, worker_ctx, None if exc_info else result, exc_info)
         except BROKER_OUTAGE as exc:
@@ -123,6 +161,15 @@ class EventHandler(NamekoEventHandler):
         self.dead_letters = Queue(dead_letter_queue(self.container.service_name), durable=True)
         self.republisher = Publisher(config[AMQP_URI_CONFIG_KEY], declare=[self.dead_letters],
                                      serializer=config.get(SERIALIZER_CONFIG_KEY, "json"))
+        service = self.container.service_name
+        self._handled = EVENTS_HANDLED.labels(service, self.source_service, self.event_type)
+        # one gauge per service, however many handlers it has (the same source replaced)
+        scraped.add(self.container, "dead_letters",
+                    lambda: dead_letters_waiting(config[AMQP_URI_CONFIG_KEY], service))
+
+    def _failed(self, action: str) -> None:
+        EVENTS_FAILED.labels(self.container.service_name, self.source_service, self.event_type,
+                             action).inc()
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         exc_info = finish_transactions(worker_ctx, exc_info)
@@ -131,6 +178,7 @@ class EventHandler(NamekoEventHandler):
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
             self.queue_consumer.ack_message(message)
+            self._handled.inc()
             return
         exc = exc_info[1]
         attempt = int(message.headers.get(ATTEMPT_HEADER, 1))
@@ -143,12 +191,15 @@ class EventHandler(NamekoEventHandler):
                 self.republisher.publish(message.payload, routing_key=self.dead_letters.name,
                                          headers=headers)
                 log.error("event_dead_lettered", **fields)
+                self._failed("dead_lettered")
             else:
                 eventlet.sleep(retry_delay(attempt))
                 self.republisher.publish(message.payload, routing_key=self.queue.name, headers=headers)
                 log.warning("event_retried", **fields)
+                self._failed("retried")
         except Exception:  # the broker would not take it: put the original back, lose nothing
             log.exception("event_republish_failed", **fields)
+            self._failed("requeued")
             self.queue_consumer.requeue_message(message)
             return
         self.queue_consumer.ack_message(message)

@@ -9,6 +9,8 @@ import structlog
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
+from common.metrics import MetricsServer
+
 _configured = False
 
 
@@ -41,6 +43,8 @@ def configure_logging(level: str = "INFO") -> None:
 
 class WorkerLogging(DependencyProvider):
     """Binds the request id and entrypoint for each worker and logs one line per unit of work."""
+
+    metrics_server = MetricsServer()  # every process serves /metrics (common.metrics)
 
     def __init__(self, summary: bool = True):
         self.summary = summary  # the gateway logs its own line per HTTP request instead

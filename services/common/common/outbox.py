@@ -26,6 +26,7 @@ from greenlet import GreenletExit
 from nameko.events import EventDispatcher
 
 from common.db import EVENT_WRITERS, Database
+from common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_RELAYED, OUTBOX_UNPUBLISHED, watch_database
 
 RELAY_BATCH = 500
 RELAY_INTERVAL = 0.2  # seconds between outbox polls
@@ -103,6 +104,8 @@ class OutboxRelay(EventDispatcher):
         database = self._database()
         database.on_events_committed.append(self.wake)
         database.add_borrower(self.stop_relaying)
+        watch_database(self.container, "outbox", (OUTBOX_UNPUBLISHED, OUTBOX_OLDEST_AGE))
+        self._relayed = OUTBOX_RELAYED.labels(self.container.service_name)
 
     def start(self):
         super().start()
@@ -155,7 +158,7 @@ class OutboxRelay(EventDispatcher):
             return
         broken = False
         try:
-            relay(conn, self._publish)
+            self._relayed.inc(relay(conn, self._publish))
         except Exception:
             try:
                 conn.rollback()

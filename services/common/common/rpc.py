@@ -14,10 +14,12 @@ from amqp.exceptions import NotFound
 from kombu import Connection, Queue
 from nameko import rpc as nameko_rpc
 from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.exceptions import UnknownService
 from nameko.rpc import RPC_QUEUE_TEMPLATE
 
 from common.config import setting
-from common.errors import ServiceNotRunning, ServiceTimeout
+from common.errors import ServiceError, ServiceNotRunning, ServiceTimeout, StoreUnavailable
+from common.metrics import observe_call
 
 DEFAULT_TIMEOUT = 10.0
 DEADLINE = "deadline"  # context key: when the caller stops waiting (Unix seconds)
@@ -71,14 +73,32 @@ class TimedMethod:
         if self.parent_deadline is not None:
             deadline = min(deadline, self.parent_deadline)
         data[DEADLINE] = deadline
+        started, outcome = time.perf_counter(), "error"
         try:
-            reply = self.method.call_async(*args, **kwargs)
+            try:
+                reply = self.method.call_async(*args, **kwargs)
+            finally:
+                if self.parent_deadline is None:
+                    data.pop(DEADLINE, None)
+                else:
+                    data[DEADLINE] = self.parent_deadline
+            result = self.wait(reply)
+            outcome = "ok"
+            return result
+        except ServiceTimeout:
+            outcome = "timeout"
+            raise
+        except (ServiceNotRunning, UnknownService):
+            outcome = "not_running"
+            raise
+        except StoreUnavailable:
+            outcome = "unavailable"
+            raise
+        except ServiceError:
+            outcome = "refused"
+            raise
         finally:
-            if self.parent_deadline is None:
-                data.pop(DEADLINE, None)
-            else:
-                data[DEADLINE] = self.parent_deadline
-        return self.wait(reply)
+            observe_call(self.service, self.method.method_name, outcome, time.perf_counter() - started)
 
     def call_async(self, *args, **kwargs):
         return self.method.call_async(*args, **kwargs)

@@ -76,9 +76,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def service_env(amqp_uri: str, database_url: str, port: int) -> dict:
+def service_env(amqp_uri: str, database_url: str, port: int, metrics_port: int = 0) -> dict:
+    """A service process's environment; its /metrics port is any free one unless given, so test
+    systems side by side (and a `make run` on 9100–9104) never collide."""
     env = dict(os.environ)
     env.update({"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "GATEWAY_PORT": str(port),
+                "METRICS_PORT": str(metrics_port),
                 "PYTHON": sys.executable, "IDEMPOTENCY_TTL_HOURS": "48",
                 # the limiter runs, but no test or benchmark loop should meet it by accident
                 "RATE_LIMIT_DISTRIBUTOR": "100000/second", "RATE_LIMIT_PUBLIC": "100000/second"})
@@ -165,6 +168,7 @@ class System:
     log_dir: pathlib.Path
     procs: dict = field(default_factory=dict)
     keys: dict = field(default_factory=dict)
+    metrics_ports: dict = field(default_factory=dict)  # service → the port of its /metrics
 
     def issue_key(self, role: str, channel: str | None = None, distributor: str | None = None) -> str:
         return issue_key(self.database_urls["gateway"], role, channel, distributor, self.amqp_uri)
@@ -181,7 +185,9 @@ def running_system(pg_server, rabbit, log_dir: pathlib.Path, name: str = "e2e", 
     sysm = System(f"http://127.0.0.1:{port}", urls, amqp_uri, log_dir)
     try:
         for s in SERVICES:
-            sysm.procs[s] = start(s, {**service_env(amqp_uri, urls[s], port), **env}, log_dir)
+            sysm.metrics_ports[s] = free_port()
+            sysm.procs[s] = start(s, {**service_env(amqp_uri, urls[s], port, sysm.metrics_ports[s]),
+                                      **env}, log_dir)
         wait_ready(sysm.base_url, list(sysm.procs.values()))
         yield sysm
     except Exception:

@@ -41,6 +41,7 @@ NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 BACKENDS: tuple[str, ...] = tuple(s.name for s in SERVICES if s.events)  # behind the gateway
 PACKAGES: tuple[str, ...] = (SHARED.name, *NAMES)  # every first-party package
 PACKAGE_FOLDERS: tuple[str, ...] = (SHARED.folder, *(s.folder for s in SERVICES))
+METRICS_PORT_BASE = 9100  # the gateway's /metrics; the backends' follow in order (common.metrics)
 
 
 def service(name: str) -> Service:
@@ -48,6 +49,15 @@ def service(name: str) -> Service:
         if candidate.name == name:
             return candidate
     raise KeyError(name)
+
+
+def metrics_port(name: str) -> int:
+    """The default port a process serves /metrics on: 9100 for the gateway, then one per backend in
+    the order above (catalog 9101 … fulfillment 9104), so a service added to the list gets the next."""
+    ordered = (*(s.name for s in SERVICES if s.http_port is not None), *BACKENDS)
+    if name not in ordered:
+        raise KeyError(name)
+    return METRICS_PORT_BASE + ordered.index(name)
 
 
 def main(argv: list[str]) -> int:

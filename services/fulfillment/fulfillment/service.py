@@ -13,10 +13,11 @@ from common.entrypoints import event_handler, rpc
 from common.errors import ServiceError
 from common.health import check_database
 from common.logs import WorkerLogging
+from common.metrics import DatabaseGauges
 from common.outbox import OutboxRelay
 from common.rpc import RpcProxy
 from common.schemas import load
-from fulfillment import domain, handlers
+from fulfillment import domain, handlers, metrics
 from fulfillment.schemas import (
     AdjustmentsSchema,
     AssignmentQuerySchema,
@@ -47,6 +48,7 @@ class FulfillmentService:
     log = WorkerLogging()
     config = Settings()
     outbox = OutboxRelay()
+    gauges = DatabaseGauges(*metrics.GAUGES)  # orders by status, reservations: read at each scrape
     catalog = RpcProxy("catalog")
     distributors = RpcProxy("distributors")
     pricing = RpcProxy("pricing")

@@ -10,6 +10,7 @@ import catalog.errors
 import distributors.errors
 import fulfillment.errors
 import pricing.errors
+import webhooks.errors
 from common import errors as base
 
 
@@ -63,7 +64,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
 ]
 
 REMOTE_ERROR_MODULES = (base, catalog.errors, distributors.errors, pricing.errors,
-                        fulfillment.errors)
+                        fulfillment.errors, webhooks.errors)
 
 
 def register_remote_errors() -> None:

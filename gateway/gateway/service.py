@@ -24,7 +24,7 @@ from common.schemas import PageQuerySchema, load
 from common.topology import BACKENDS
 from distributors import schemas as distributor_schemas
 from fulfillment import schemas as fulfillment_schemas
-from gateway import apidocs, auth, edge, store
+from gateway import apidocs, auth, console, edge, store
 from gateway import schemas as gateway_schemas
 from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
 from gateway.errors import register_remote_errors, status_for
@@ -35,6 +35,7 @@ from gateway.problems import problem, problem_from_exception
 from gateway.ratelimit import RateLimits
 from gateway.schemas import DistributorProductPageSchema, DistributorProductSchema
 from pricing import schemas as pricing_schemas
+from webhooks import schemas as webhook_schemas
 
 register_remote_errors()
 
@@ -43,6 +44,7 @@ CSV = "text/csv"
 CSV_PAGE = 5000  # lines per RPC while exporting a statement
 PERIOD_PARAM = {"type": "string", "pattern": fulfillment_schemas.PERIOD_PATTERN}
 MANAGER_ONLY = (MANAGER,)
+PARTIES = (DISTRIBUTOR, CHANNEL)  # those with webhooks
 ANY_ROLE = auth.ROLES
 SERVICES = BACKENDS  # what /ready asks after
 READY_TIMEOUT = 2.0
@@ -65,7 +67,7 @@ class Call:
         return self.principal.actor
 
 
-class GatewayService:
+class GatewayService(console.ConsoleRoutes):
     name = "gateway"
 
     db = Database("gateway")
@@ -75,6 +77,7 @@ class GatewayService:
     distributors = RpcProxy("distributors")
     pricing = RpcProxy("pricing")
     fulfillment = RpcProxy("fulfillment")
+    webhooks = RpcProxy("webhooks")
 
     key_cache = auth.KeyCache()
     rate_limits = RateLimits()
@@ -418,6 +421,59 @@ class GatewayService:
            summary="Cancel an order", response=fulfillment_schemas.OrderAdminSchema)
     def admin_cancel_order(self, call, order_id):
         return self.fulfillment.cancel_order(None, order_id, call.actor)
+
+    # ---- webhooks (Standard Webhooks) -------------------------------------------------------------
+
+    @staticmethod
+    def _party(call) -> dict:
+        """Whose webhooks: the key's distributor or channel (every key of it sees the same ones)."""
+        return {"distributor_id": call.principal.distributor_id, "channel": call.principal.channel}
+
+    @route("POST", "/v1/webhooks", roles=PARTIES, status=201, tag="webhooks",
+           summary="Register an endpoint for your events (its secret is shown only now)",
+           body=webhook_schemas.EndpointCreateSchema, response=webhook_schemas.EndpointCreatedSchema)
+    def create_webhook(self, call):
+        created = self.webhooks.create_endpoint(self._party(call), call.body)
+        return json_response(201, created, {"Location": f"/v1/webhooks/{created['id']}"})
+
+    @route("GET", "/v1/webhooks", roles=PARTIES, tag="webhooks", summary="Your webhook endpoints",
+           query=PageQuerySchema, response=webhook_schemas.EndpointPageSchema)
+    def list_webhooks(self, call):
+        return self.webhooks.list_endpoints(self._party(call), call.query)
+
+    @route("GET", "/v1/webhooks/<webhook_id>", roles=PARTIES, tag="webhooks", summary="One of your endpoints",
+           response=webhook_schemas.EndpointSchema)
+    def get_webhook(self, call, webhook_id):
+        return self.webhooks.get_endpoint(self._party(call), webhook_id)
+
+    @route("PATCH", "/v1/webhooks/<webhook_id>", roles=PARTIES, tag="webhooks",
+           summary="Change an endpoint's url, events or status (enable one that was disabled)",
+           body=webhook_schemas.EndpointPatchSchema, response=webhook_schemas.EndpointSchema)
+    def update_webhook(self, call, webhook_id):
+        return self.webhooks.update_endpoint(self._party(call), webhook_id, call.body)
+
+    @route("DELETE", "/v1/webhooks/<webhook_id>", roles=PARTIES, status=204, tag="webhooks",
+           summary="Delete an endpoint (with its deliveries)")
+    def delete_webhook(self, call, webhook_id):
+        self.webhooks.delete_endpoint(self._party(call), webhook_id)
+        return json_response(204, None)
+
+    @route("POST", "/v1/webhooks/<webhook_id>/rotate-secret", roles=PARTIES, tag="webhooks",
+           summary="A new signing secret (shown only now); the old one signs nothing more",
+           response=webhook_schemas.EndpointCreatedSchema)
+    def rotate_webhook_secret(self, call, webhook_id):
+        return self.webhooks.rotate_secret(self._party(call), webhook_id)
+
+    @route("POST", "/v1/webhooks/<webhook_id>/test", roles=PARTIES, status=202, tag="webhooks",
+           summary="Send a webhook.test event to this endpoint", response=webhook_schemas.TestSentSchema)
+    def test_webhook(self, call, webhook_id):
+        return json_response(202, self.webhooks.send_test(self._party(call), webhook_id))
+
+    @route("GET", "/v1/webhooks/<webhook_id>/deliveries", roles=PARTIES, tag="webhooks",
+           summary="Deliveries to this endpoint, newest first (filter: status)",
+           query=webhook_schemas.DeliveryQuerySchema, response=webhook_schemas.DeliveryPageSchema)
+    def list_webhook_deliveries(self, call, webhook_id):
+        return self.webhooks.list_deliveries(self._party(call), webhook_id, call.query)
 
     # ---- settlement (分账) ------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ SERVICES: tuple[Service, ...] = (  # in start order: the gateway last, once ever
     Service("distributors", "services/distributors"),
     Service("pricing", "services/pricing"),
     Service("fulfillment", "services/fulfillment"),
+    Service("webhooks", "services/webhooks"),
     Service("gateway", "gateway", events=False, http_port=8000),
 )
 SHARED = Service("common", "services/common", events=False)  # infrastructure, not a process

@@ -18,7 +18,8 @@ EXPECTED = {
     "pricing": {"price_version", "list_prices", "tiers", "green_channel", "promotions", "quotes",
                 "observations", "products", "distributors", "outbox", "processed_events"},
     "fulfillment": {"distributors", "locations", "stock", "orders", "assignments", "outbox",
-                    "processed_events"},
+                    "processed_events", "channel_rates", "statements", "settlement_lines"},
+    "webhooks": {"endpoints", "deliveries", "attempts", "outbox", "processed_events"},
     "gateway": {"api_keys", "idempotency_keys"},
 }
 OUTBOX_TABLES = ("outbox", "processed_events")

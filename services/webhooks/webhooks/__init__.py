@@ -1,0 +1,1 @@
+"""Webhooks: distributors' ERPs and storefronts are told of their events (Standard Webhooks)."""

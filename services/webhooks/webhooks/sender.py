@@ -1,0 +1,189 @@
+"""Sending deliveries: a loop of the service's own (not a worker), woken when a worker commits new
+deliveries and every ``POLL_SECONDS`` for retries that came due (and what was due while the service was
+down). Each attempt runs in a green thread of its own, so a slow or dead receiver holds up only its
+own endpoint, which has at most ``PER_ENDPOINT`` attempts in flight; a claimed delivery is leased, so
+a sender that dies mid-attempt leaves it to be tried again when the lease runs out.
+
+Every attempt resolves the destination again and refuses loopback, private, link-local and multicast
+addresses unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS=true``; it follows no redirect; a 2xx within
+``domain.TIMEOUT_SECONDS`` is a success. Pauses between attempts are ``domain.RETRY_PAUSES`` ×
+``WEBHOOK_RETRY_SCALE``."""
+from __future__ import annotations
+
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import eventlet
+import eventlet.queue
+import psycopg2
+import psycopg2.extras
+import requests
+import structlog
+from greenlet import GreenletExit
+from nameko.extensions import DependencyProvider
+
+from common.config import setting
+from common.db import Database
+from webhooks import domain, store
+
+POLL_SECONDS = 0.25
+BATCH = 50
+PER_ENDPOINT = 2
+LEASE = timedelta(seconds=domain.TIMEOUT_SECONDS * 3)
+
+log = structlog.get_logger("webhooks.sender")
+
+
+def resolve(host: str) -> list[str]:
+    """The host's addresses (empty when it does not resolve)."""
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+    except OSError:
+        return []
+
+
+def flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class Sender(DependencyProvider):
+    """The service's delivery loop (see the module's docstring); workers get ``wake``."""
+
+    def setup(self):
+        config = self.container.config
+        self.retry_scale = float(setting(config, "WEBHOOK_RETRY_SCALE", 1.0))
+        self.allow_private = flag(setting(config, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "false"))
+        self._wake = eventlet.queue.LightQueue()
+        self._stopping = False
+        self._thread = None
+        self._pool = eventlet.GreenPool(BATCH * 2)
+        self._busy: dict[int, int] = {}
+        self._http = requests.Session()
+        self._database().add_borrower(self.stop_sending)
+
+    def start(self):
+        self._thread = self.container.spawn_managed_thread(self._run, identifier="webhook_sender")
+
+    def stop(self):
+        self.stop_sending()
+
+    def stop_sending(self) -> None:
+        """Returns once no attempt is in flight and the loop has ended (twice is fine)."""
+        self._stopping = True
+        self._wake.put(True)
+        thread = self._thread
+        if thread is not None:
+            try:
+                thread.wait()
+            except GreenletExit:
+                pass
+        self._pool.waitall()
+
+    def wake(self) -> None:
+        self._wake.put(True)
+
+    def get_dependency(self, worker_ctx):
+        return self.wake
+
+    def _database(self) -> Database:
+        return next(p for p in self.container.dependencies if isinstance(p, Database))
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._wake.get(timeout=POLL_SECONDS)
+            except eventlet.queue.Empty:
+                pass
+            while not self._wake.empty():
+                self._wake.get_nowait()
+            if not self._stopping:
+                self._dispatch()
+
+    def _dispatch(self) -> None:
+        try:
+            due = self._in_transaction(lambda cur: store.claim_due(
+                cur, datetime.now(UTC), LEASE, BATCH, self._busy, PER_ENDPOINT))
+        except Exception:
+            log.exception("webhook_claim_failed")
+            eventlet.sleep(1)
+            return
+        for delivery in due or ():
+            self._busy[delivery.endpoint_id] = self._busy.get(delivery.endpoint_id, 0) + 1
+            self._pool.spawn_n(self._attempt, delivery)
+
+    def _in_transaction(self, work):
+        pool = self._database().pool
+        conn = pool.getconn()
+        broken = False
+        try:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                result = work(cur)
+            conn.commit()
+            return result
+        except Exception:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken or conn.closed != 0)
+
+    def _attempt(self, delivery: store.Due) -> None:
+        started, clock = datetime.now(UTC), time.perf_counter()
+        try:
+            status, error = self._post(delivery, started)
+        except Exception as exc:  # never lose the outcome of an attempt to a bug in sending
+            status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+        duration_ms = int((time.perf_counter() - clock) * 1000)
+        attempt = delivery.attempt + 1
+        try:
+            self._in_transaction(lambda cur: self._record(cur, delivery, attempt, started, duration_ms,
+                                                          status, error))
+        except Exception:  # the lease runs out and the attempt is made again
+            log.exception("webhook_record_failed", delivery_id=delivery.id)
+        finally:
+            left = self._busy.get(delivery.endpoint_id, 1) - 1
+            if left > 0:
+                self._busy[delivery.endpoint_id] = left
+            else:
+                self._busy.pop(delivery.endpoint_id, None)
+            self._wake.put(True)  # this endpoint may take its next delivery
+
+    def _post(self, delivery: store.Due, now: datetime) -> tuple[int | None, str | None]:
+        host = urlsplit(delivery.url).hostname or ""
+        addresses = resolve(host)
+        if not addresses:
+            return None, f"{host} does not resolve"
+        if not self.allow_private:
+            for address in addresses:
+                why = domain.refused_address(address)
+                if why:
+                    return None, f"refused: {why}"
+        body = delivery.body.encode()
+        try:
+            response = self._http.post(delivery.url, data=body, allow_redirects=False,
+                                       timeout=domain.TIMEOUT_SECONDS,
+                                       headers=domain.headers(delivery.secret, delivery.webhook_id, now, body))
+            response.close()
+        except requests.RequestException as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+        return response.status_code, None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+    def _record(self, cur, delivery: store.Due, attempt: int, started: datetime, duration_ms: int,
+                status: int | None, error: str | None) -> None:
+        now = datetime.now(UTC)
+        outcome = domain.after_attempt(attempt, status, now, self.retry_scale)
+        store.record_attempt(cur, delivery.id, attempt, started, duration_ms, status, error, outcome.status,
+                             outcome.next_attempt_at, now)
+        endpoint = store.endpoint_by_id(cur, delivery.endpoint_id, for_update=True)
+        if endpoint is not None:
+            new_status, streak = domain.endpoint_after(endpoint.status, endpoint.failed_streak, outcome)
+            if (new_status, streak) != (endpoint.status, endpoint.failed_streak):
+                store.set_endpoint_health(cur, endpoint.id, new_status, streak, now)
+                if new_status == domain.DISABLED:
+                    log.warning("webhook_disabled", endpoint_id=endpoint.id, failed_deliveries=streak)
+        log.info("webhook_attempt", delivery_id=delivery.id, endpoint_id=delivery.endpoint_id, attempt=attempt,
+                 response_status=status, outcome=outcome.status, duration_ms=duration_ms)

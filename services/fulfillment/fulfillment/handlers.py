@@ -17,7 +17,7 @@ import structlog
 from common.errors import parse_id
 from common.pagination import page
 from common.schemas import MAX_MONEY
-from fulfillment import domain, settlement
+from fulfillment import domain, events, settlement
 from fulfillment.domain import Assignment, Decision, Location, Order, OrderChange, Routing
 from fulfillment.errors import (
     AssignmentNotFound,
@@ -33,11 +33,6 @@ from fulfillment.unit_of_work import Store, UnitOfWork
 
 ORDER, ORDER_ADMIN, ASSIGNMENT, STOCK_ROW = OrderSchema(), OrderAdminSchema(), AssignmentSchema(), StockRowSchema()
 ROUTE_ATTEMPTS = 5  # routings of one round whose reservations a concurrent order may win
-EVENT_TYPES = {
-    domain.OrderRouted: "order_routed", domain.OrderBackordered: "order_backordered",
-    domain.OrderCancelled: "order_cancelled", domain.AssignmentAccepted: "assignment_accepted",
-    domain.ShipmentShipped: "shipment_shipped", domain.AssignmentRejected: "assignment_rejected",
-}
 
 log = structlog.get_logger()
 
@@ -75,26 +70,28 @@ def assignment_views(store: Store, assignments: Sequence[Assignment]) -> list[di
     return [ASSIGNMENT.dump({**a.__dict__, "ship_to": ship_to.get(a.order_id)}) for a in assignments]
 
 
-def _events(events: Iterable[domain.Event], order: dict | None = None,
-            assignment: dict | None = None) -> list[tuple[str, dict]]:
-    """Outbox entries for what a change recorded: an order's events carry the order's view, an
-    assignment's its view."""
-    entries = []
-    for event in events:
-        if isinstance(event, domain.OrderRouted | domain.OrderBackordered | domain.OrderCancelled):
-            data: dict[str, Any] = {"order": order}
-            if isinstance(event, domain.OrderCancelled):
-                data["actor"] = event.actor
-            elif event.trigger is not None:
-                data["trigger"] = event.trigger
-        else:
-            data = {"assignment": assignment}
-            if isinstance(event, domain.AssignmentRejected):
-                data["reason"] = event.reason
-            if isinstance(event, domain.ShipmentShipped):
-                data["order"] = order  # the order as its channel sees it, with the shipment in it
-        entries.append((EVENT_TYPES[type(event)], data))
-    return entries
+def _events(recorded: Iterable[domain.Event], order: dict | None = None,
+            assignment: dict | None = None) -> list[Any]:
+    """The published events (fulfillment.events) for what a change recorded: an order's events carry
+    the order's view, an assignment's its view."""
+    published: list[Any] = []
+    for event in recorded:
+        match event:
+            case domain.OrderRouted(trigger=trigger):
+                published.append(events.OrderRouted(order, trigger))
+            case domain.OrderBackordered(trigger=trigger):
+                published.append(events.OrderBackordered(order, trigger))
+            case domain.OrderCancelled(actor=actor):
+                published.append(events.OrderCancelled(order, actor))
+            case domain.AssignmentAccepted():
+                published.append(events.AssignmentAccepted(assignment))
+            case domain.AssignmentRejected(reason=reason):
+                published.append(events.AssignmentRejected(assignment, reason))
+            case domain.ShipmentShipped():  # the order as its channel sees it, with the shipment in it
+                published.append(events.ShipmentShipped(assignment, order))
+            case _:
+                raise TypeError(f"no published event for {type(event).__name__}")
+    return published
 
 
 # ---- read models --------------------------------------------------------------------------------
@@ -272,7 +269,7 @@ def _record(store: Store, change: OrderChange, now: datetime) -> list[int]:
 WITHDRAWN = (domain.REROUTED, domain.CANCELLED)
 
 
-def _assignment_events(store: Store, created: Sequence[int], ended: Iterable[Assignment]) -> list[tuple[str, dict]]:
+def _assignment_events(store: Store, created: Sequence[int], ended: Iterable[Assignment]) -> list[Any]:
     """``assignment_created`` for each new assignment and ``assignment_withdrawn`` for each one taken
     away from its distributor (re-routed away or its order cancelled; a rejection is the
     distributor's own act), each with the assignment as ``GET /v1/assignments`` lists it."""
@@ -281,8 +278,8 @@ def _assignment_events(store: Store, created: Sequence[int], ended: Iterable[Ass
     if not ids:
         return []
     views = {v["id"]: v for v in assignment_views(store, [store.assignment(i) for i in ids])}
-    return ([("assignment_created", {"assignment": views[i]}) for i in created]
-            + [("assignment_withdrawn", {"assignment": views[i]}) for i in withdrawn])
+    return ([events.AssignmentCreated(views[i]) for i in created]
+            + [events.AssignmentWithdrawn(views[i]) for i in withdrawn])
 
 
 def reroute(uow: UnitOfWork, assignments: Iterable[Assignment], trigger: str, now: datetime,

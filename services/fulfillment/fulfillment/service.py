@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from nameko.timer import timer
 
 from common.config import Settings, setting
+from common.contracts import EventContract
 from common.db import Database
 from common.entrypoints import event_handler, rpc
 from common.errors import ServiceError
@@ -17,6 +18,7 @@ from common.metrics import DatabaseGauges
 from common.outbox import OutboxRelay
 from common.rpc import RpcProxy
 from common.schemas import load
+from distributors import events as distributors_events
 from fulfillment import domain, handlers, metrics
 from fulfillment.schemas import (
     AdjustmentsSchema,
@@ -73,29 +75,33 @@ class FulfillmentService:
 
     @event_handler("distributors", "location_changed")
     def on_location_changed(self, payload: dict) -> None:
-        handlers.apply_location_change(self._uow(), payload["event_id"], location_facts(payload["location"]),
+        received = distributors_events.LOCATION_CHANGED.receive(payload)
+        handlers.apply_location_change(self._uow(), received.event_id, location_facts(received.event.location),
                                        _now(), self._freshness())
 
-    def _on_distributor(self, payload: dict, trigger: str | None = None) -> None:
-        handlers.apply_distributor_change(self._uow(), payload["event_id"], distributor_facts(payload["distributor"]),
-                                          trigger, _now(), self._freshness())
+    def _on_distributor(self, contract: EventContract, payload: dict, trigger: str | None = None) -> None:
+        """Any of the distributor's events, loaded through the distributors service's contract."""
+        received = contract.receive(payload)
+        handlers.apply_distributor_change(self._uow(), received.event_id,
+                                          distributor_facts(received.event.distributor), trigger, _now(),
+                                          self._freshness())
 
     @event_handler("distributors", "distributor_approved")
     def on_distributor_approved(self, payload: dict) -> None:
-        self._on_distributor(payload)
+        self._on_distributor(distributors_events.DISTRIBUTOR_APPROVED, payload)
 
     @event_handler("distributors", "distributor_reinstated")
     def on_distributor_reinstated(self, payload: dict) -> None:
-        self._on_distributor(payload)
+        self._on_distributor(distributors_events.DISTRIBUTOR_REINSTATED, payload)
 
     @event_handler("distributors", "distributor_suspended")
     def on_distributor_suspended(self, payload: dict) -> None:
         """Its stock leaves routing and its open assignments are re-routed in the same step."""
-        self._on_distributor(payload, "distributor_suspended")
+        self._on_distributor(distributors_events.DISTRIBUTOR_SUSPENDED, payload, "distributor_suspended")
 
     @event_handler("distributors", "distributor_terminated")
     def on_distributor_terminated(self, payload: dict) -> None:
-        self._on_distributor(payload, "distributor_terminated")
+        self._on_distributor(distributors_events.DISTRIBUTOR_TERMINATED, payload, "distributor_terminated")
 
     # ---- stock ----------------------------------------------------------------------------------
 

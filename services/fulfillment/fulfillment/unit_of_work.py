@@ -15,6 +15,7 @@ import catalog.errors
 import common.errors
 import distributors.errors
 import pricing.errors
+from common.contracts import dump
 from common.db import Transaction
 from common.errors import NotFound, make_deserializable
 from common.outbox import add_events, first_delivery, new_event
@@ -178,8 +179,9 @@ class UnitOfWork(Protocol):
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         """Record that ``consumer`` applied this event; False if it already had."""
 
-    def add_events(self, events: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """(event type, data) to announce once the unit of work commits (the outbox)."""
+    def add_events(self, events: Iterable[Any]) -> None:
+        """Events to announce once the unit of work commits (the outbox): instances of
+        fulfillment.events, each dumped through its contract."""
 
     def commit(self) -> None: ...
 
@@ -207,8 +209,8 @@ class SqlUnitOfWork:
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         return first_delivery(self.store.cur, consumer, event_id)
 
-    def add_events(self, events: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        add_events(self.store.cur, [new_event(event_type, data) for event_type, data in events])
+    def add_events(self, events: Iterable[Any]) -> None:
+        add_events(self.store.cur, [new_event(*dump(event)) for event in events])
 
     def commit(self) -> None:
         self._tx.commit()

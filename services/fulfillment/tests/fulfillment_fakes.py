@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from common.contracts import dump
 from fulfillment import domain
 from fulfillment.domain import (
     Assignment,
@@ -383,8 +384,8 @@ class InMemoryUnitOfWork:
         self.tables.processed_events.add((consumer, event_id))
         return True
 
-    def add_events(self, events: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        self.tables.outbox.extend(copy.deepcopy(list(events)))
+    def add_events(self, events: Iterable[Any]) -> None:  # (event_type, payload) through the contracts
+        self.tables.outbox.extend(copy.deepcopy([dump(event) for event in events]))
 
     def commit(self) -> None:
         self._committed = copy.deepcopy(self.tables)

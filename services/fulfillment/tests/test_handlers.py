@@ -91,7 +91,7 @@ def test_the_nearest_location_with_everything_ships_and_its_stock_is_reserved(tw
     assert [(s["location_id"], s["lines"], s["status"]) for s in placed["shipments"]] == \
         [(21, [{"sku": "A", "qty": 2}], "pending")]
     assert reserved(uow, 21) == 2 and reserved(uow, 11) == 0
-    assert uow.events[0] == ("order_routed", {"order": placed})
+    assert uow.events[0] == ("order_routed", {"order": placed, "version": 1})  # no trigger: first routing
     [(kind, created)] = uow.events[1:]  # the distributor's new work, as GET /v1/assignments lists it
     assert kind == "assignment_created"
     assert (created["assignment"]["id"], created["assignment"]["distributor_id"], created["assignment"]["status"],
@@ -169,7 +169,7 @@ def test_a_rejected_assignment_is_routed_again_without_its_distributor(two):
     (_, routed), (_, created), (_, announced) = uow.events[-3:]
     assert created["assignment"]["location_id"] == 21  # a rejection is no withdrawal: the distributor did it
     assert routed["trigger"] == "rejected" and routed["order"]["shipments"] == view["shipments"]
-    assert announced == {"assignment": rejected, "reason": "no driver"}
+    assert announced == {"assignment": rejected, "reason": "no driver", "version": 1}
     with pytest.raises(IllegalAssignmentChange):
         call(uow, handlers.reject_assignment, 1, first, "again", T0)
 
@@ -202,7 +202,7 @@ def test_cancelling_releases_the_reservations_once(two):
     assert cancelled["status"] == "cancelled" and "explanation" in cancelled
     assert cancelled["shipments"][0]["status"] == "cancelled" and reserved(uow, 11) == 0
     channel_view = {k: v for k, v in cancelled.items() if k != "explanation"}
-    assert uow.events[-2] == ("order_cancelled", {"order": channel_view, "actor": "sales"})
+    assert uow.events[-2] == ("order_cancelled", {"order": channel_view, "actor": "sales", "version": 1})
     assert uow.events[-1][0] == "assignment_withdrawn"
     assert uow.events[-1][1]["assignment"]["status"] == "cancelled"
     again = call(uow, handlers.cancel_order, "tmall", placed["id"], "channel", T0)

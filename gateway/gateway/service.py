@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from common.schemas import PageQuerySchema, load
 from common.topology import BACKENDS
 from distributors import schemas as distributor_schemas
 from fulfillment import schemas as fulfillment_schemas
-from gateway import apidocs, auth, console, edge, store
+from gateway import apidocs, auth, console, edge, store, views
 from gateway import schemas as gateway_schemas
 from gateway.auth import CHANNEL, DISTRIBUTOR, MANAGER, SALES, Principal
 from gateway.errors import register_remote_errors, status_for
@@ -80,6 +81,7 @@ class GatewayService(console.ConsoleRoutes):
     webhooks = RpcProxy("webhooks")
 
     key_cache = auth.KeyCache()
+    catalog_views = views.CatalogViews()
     rate_limits = RateLimits()
 
     # ---- the one path every route takes ----------------------------------------------------------
@@ -104,9 +106,13 @@ class GatewayService(console.ConsoleRoutes):
             try:
                 result = handler(self, call, **path_values)
             except Exception as exc:
-                if status_for(exc) == 500:
+                status = status_for(exc)
+                if status == 500:
                     log.error("route_failed", route=spec.name, exc_info=exc)
+                if status >= 500:  # it may have been applied (a 504): no copy may outlive it
+                    self._views_changed(spec)
                 return problem_from_exception(exc, request_id)
+            self._views_changed(spec)
             if isinstance(result, Response):
                 return result
             if isinstance(result, dict) and result.get("next_cursor"):
@@ -119,6 +125,17 @@ class GatewayService(console.ConsoleRoutes):
         ttl = setting(self.config, "IDEMPOTENCY_TTL_HOURS", 48)
         fingerprint = request_fingerprint(request.method, request.path, raw)
         return run_once(self.db, principal.scope, key, fingerprint, ttl, produce)
+
+    def _views_changed(self, spec) -> None:
+        """A route that changes what distributors' catalog views show moves their version (in this
+        worker's transaction, committed before the answer leaves): every replica's copies are old."""
+        if spec.name not in views.CHANGING_ROUTES:
+            return
+        self.catalog_views.clear()
+        try:
+            views.bump_version(self.db.cursor())
+        except Exception:  # the answer stands; the copies of other replicas expire within their ttl
+            log.exception("catalog_view_version_not_moved", route=spec.name)
 
     # ---- public ----------------------------------------------------------------------------------
 
@@ -242,8 +259,18 @@ class GatewayService(console.ConsoleRoutes):
     @route("GET", "/v1/catalog/products/<sku>", roles=(DISTRIBUTOR,), tag="distributor",
            summary="One active product with your unit price", response=DistributorProductSchema)
     def catalog_product(self, call, sku):
-        # pricing keeps the catalog's products (from its events) beside the prices: one call
-        return self.pricing.get_catalog_product(call.principal.distributor_id, sku)
+        # pricing computes the view (it keeps the catalog's products beside the prices: one call);
+        # the gateway keeps a copy by the views' version until pricing says it changes (views.py)
+        if self.db.conn is None:
+            self.db.standalone()  # one statement, no BEGIN/COMMIT
+        version = views.read_version(self.db.cursor())
+        key, now = (call.principal.distributor_id, sku), time.time()
+        kept = self.catalog_views.get(key, version, now)
+        if kept is not None:
+            return kept
+        answer = self.pricing.get_catalog_view(call.principal.distributor_id, sku)
+        self.catalog_views.put(key, version, answer["product"], answer["valid_until"], now)
+        return answer["product"]
 
     # ---- pricing ---------------------------------------------------------------------------------
 

@@ -142,7 +142,7 @@ def test_health_ready_and_openapi_are_public(client):
     ready = anon.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"gateway_database": "ok", "catalog": "ok", "distributors": "ok",
-                                      "pricing": "ok", "fulfillment": "ok"}
+                                      "pricing": "ok", "fulfillment": "ok", "webhooks": "ok"}
     doc = anon.get("/openapi.json")
     assert doc.status_code == 200
     validate(doc.json())

@@ -252,3 +252,37 @@ def test_parity_observations_and_the_review_flag(client, system, sku):
     r = observe("150.00", 6, seller="999999")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "seller"
     assert Decimal(third["deviation_pct"]) == Decimal("-24.62")
+
+
+def test_a_distributors_catalog_view_shows_every_acknowledged_change_at_once(client, system, sku, uniq):
+    """The gateway keeps copies of catalog views (gateway/views.py); no copy outlives a change the API
+    has acknowledged, nor a scheduled price's start."""
+    _, gold = new_distributor(client, system, "gold")
+    view = f"/v1/catalog/products/{sku}"
+
+    def unit_price() -> str:
+        r = gold.get(view)
+        assert r.status_code == 200, r.text
+        return r.json()["price"]["unit_price"]
+
+    assert unit_price() == unit_price() == "129.35"  # the second from the gateway's copy
+    assert client["manager"].put(f"/v1/admin/prices/{sku}", json={"list_price": "299.00",
+                                                                  "floor_price": "99.00"}).status_code == 200
+    assert unit_price() == "194.35"
+    promotion = client["sales"].post("/v1/admin/promotions", json={
+        "name": f"{uniq} flash", "discount_pct": 10, "starts_at": iso(datetime.now(UTC) - timedelta(minutes=1)),
+        "ends_at": iso(datetime.now(UTC) + timedelta(hours=1)), "skus": [sku]})
+    assert promotion.status_code == 201 and promotion.json()["status"] == "approved", promotion.text
+    assert gold.get(view).json()["price"]["retail_price"] == "269.10"
+    assert client["sales"].patch(f"/v1/admin/products/{sku}", json={"name": "Bath towel"}).status_code == 200
+    assert gold.get(view).json()["name"] == "Bath towel"
+
+    soon = datetime.now(UTC) + timedelta(seconds=3)
+    assert client["manager"].put(f"/v1/admin/prices/{sku}", json={
+        "list_price": "99.00", "floor_price": "50.00", "effective_from": iso(soon)}).status_code == 200
+    assert gold.get(view).json()["price"]["list_price"] == "299.00"  # not yet
+    wait_until(lambda: gold.get(view).json()["price"]["list_price"] == "99.00", 10,
+               "the scheduled price shown once it is in force")
+    assert datetime.now(UTC) >= soon
+    assert client["sales"].post(f"/v1/admin/products/{sku}/discontinue").status_code == 200
+    assert gold.get(view).status_code == 404

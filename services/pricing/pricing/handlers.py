@@ -296,13 +296,20 @@ class PricedProduct(NamedTuple):
 def catalog_product(uow, distributor_id, sku: str, now: datetime) -> PricedProduct:
     """One active product with the caller's unit price, read in one statement from this service's
     read models. A SKU not seen yet is asked of the catalog."""
+    return catalog_view(uow, distributor_id, sku, now)[0]
+
+
+def catalog_view(uow, distributor_id, sku: str, now: datetime) -> tuple[PricedProduct, datetime | None]:
+    """``catalog_product`` and until when it holds unless something is changed: the next scheduled
+    list price or promotion start or end for the SKU (None: nothing scheduled). What the gateway
+    keeps its copy of the view by."""
     number = distributor_number(distributor_id)
     uow.standalone()
-    inputs = quote_inputs(uow, number, [sku], now, documents=True)
+    inputs = quote_inputs(uow, number, [sku], now, documents=True, book=True)
     product = inputs.products.get(sku)
     if not domain.viewable(product):
         raise ProductUnknown(f"product {sku!r} not found")
-    return PricedProduct(product.document, domain.unit_price(inputs, sku, now))
+    return PricedProduct(product.document, domain.unit_price(inputs, sku, now)), inputs.next_change
 
 
 # ---- parity -------------------------------------------------------------------------------------

@@ -215,6 +215,14 @@ class PricingService:
         product = handlers.catalog_product(self._uow(), distributor_id, sku, _now())
         return {**product.document, "price": UNIT_PRICE.dump(product.price) if product.price is not None else None}
 
+    @rpc(expected_exceptions=ServiceError)
+    def get_catalog_view(self, distributor_id, sku: str) -> dict:
+        """``get_catalog_product`` with ``valid_until``: the instant a scheduled price or promotion
+        changes it (None: nothing scheduled), for a caller that keeps a copy (the gateway)."""
+        product, until = handlers.catalog_view(self._uow(), distributor_id, sku, _now())
+        view = {**product.document, "price": UNIT_PRICE.dump(product.price) if product.price is not None else None}
+        return {"product": view, "valid_until": until.isoformat() if until else None}
+
     # ---- parity -------------------------------------------------------------------------------
 
     @rpc(expected_exceptions=ServiceError)

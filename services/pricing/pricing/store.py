@@ -198,6 +198,8 @@ _INPUTS = {  # (with each product's whole document, with the book's columns) →
     (False, False): Statement("pricing_unit_inputs", _PRICING_INPUTS.format(document="", book=""), 3),
     (True, False): Statement("pricing_view_inputs",
                              _PRICING_INPUTS.format(document=", 'document', p.document", book=""), 3),
+    (True, True): Statement("pricing_cached_view_inputs",
+                            _PRICING_INPUTS.format(document=", 'document', p.document", book=_BOOK_COLUMNS), 3),
 }
 
 

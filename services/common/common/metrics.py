@@ -76,7 +76,17 @@ SCRAPE_ERRORS = Counter("dcm_metrics_read_errors", "Scrape-time reads that faile
                         f"than {READ_TIMEOUT:g} s (their gauges are left out of that scrape)",
                         ("service", "source"))
 
-_http_children: dict[tuple, tuple] = {}
+_children: dict[tuple, object] = {}
+
+
+def child(metric, *labels: str):
+    """``metric.labels(*labels)``, kept: prometheus_client's lookup takes a lock and costs more than
+    the count itself, on every request."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
 
 
 def bounded_method(method: str) -> str:
@@ -87,25 +97,20 @@ def bounded_method(method: str) -> str:
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     """Count one gateway request: ``route`` is its template (``/v1/orders/<order_id>``), never the
     raw path, so the number of series stays that of the routes."""
-    key = (route, method, status)
-    children = _http_children.get(key)
-    if children is None:
-        label = bounded_method(method)
-        children = (HTTP_REQUESTS.labels(route, label, str(status)), HTTP_DURATION.labels(route, label))
-        _http_children[key] = children
-    children[0].inc()
-    children[1].observe(seconds)
+    label = bounded_method(method)
+    child(HTTP_REQUESTS, route, label, str(status)).inc()
+    child(HTTP_DURATION, route, label).observe(seconds)
 
 
 def observe_call(service: str, method: str, outcome: str, seconds: float) -> None:
-    RPC_CALLS.labels(service, method, outcome).inc()
-    RPC_CALL_DURATION.labels(service, method).observe(seconds)
+    child(RPC_CALLS, service, method, outcome).inc()
+    child(RPC_CALL_DURATION, service, method).observe(seconds)
 
 
 def observe_handled(service: str, method: str, outcome: str, seconds: float | None) -> None:
-    RPC_HANDLED.labels(service, method, outcome).inc()
+    child(RPC_HANDLED, service, method, outcome).inc()
     if seconds is not None:
-        RPC_HANDLED_DURATION.labels(service, method, outcome).observe(seconds)
+        child(RPC_HANDLED_DURATION, service, method, outcome).observe(seconds)
 
 
 # ---- read when Prometheus scrapes --------------------------------------------------------------

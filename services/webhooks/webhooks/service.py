@@ -2,10 +2,12 @@
 handlers that turn the other services' events into deliveries, and the sender (webhooks.sender)."""
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import UTC, datetime
 
 from common.config import Settings, setting
+from common.contracts import EventContract
 from common.db import Database
 from common.entrypoints import event_handler, rpc
 from common.errors import NotFound, ServiceError
@@ -15,14 +17,14 @@ from common.metrics import DatabaseGauges
 from common.outbox import OutboxRelay
 from common.rpc import RpcProxy
 from common.schemas import PageQuerySchema, load
+from distributors import events as distributors_events
+from fulfillment import events as fulfillment_events
+from pricing import events as pricing_events
 from webhooks import domain, handlers, metrics
 from webhooks.domain import Party
 from webhooks.schemas import DeliveryQuerySchema, EndpointCreateSchema, EndpointPatchSchema
 from webhooks.sender import Sender, flag, resolve
 from webhooks.unit_of_work import SqlUnitOfWork
-
-FULFILLMENT_EVENTS = ("assignment_created", "assignment_withdrawn", "order_routed", "order_backordered",
-                      "order_cancelled", "shipment_shipped")
 
 
 def _now() -> datetime:
@@ -120,46 +122,51 @@ class WebhooksService:
 
     # ---- events that become deliveries -----------------------------------------------------------
 
-    def _deliver(self, source: str, event_type: str, payload: dict) -> None:
-        if handlers.on_event(self._uow(), source, event_type, payload, _now()):
+    def _on_event(self, contract: EventContract, payload: dict) -> None:
+        """The event loaded through its producer's contract (common.contracts), then its deliveries."""
+        source, event_type = contract.service, contract.event_type
+        received = contract.receive(payload)
+        event = {f.name: getattr(received.event, f.name) for f in dataclasses.fields(received.event)}
+        event.update(event_id=received.event_id, occurred_at=received.occurred_at.isoformat())
+        if handlers.on_event(self._uow(), source, event_type, event, _now()):
             self.sender()
 
     @event_handler("fulfillment", "assignment_created")
     def on_assignment_created(self, payload: dict) -> None:
-        self._deliver("fulfillment", "assignment_created", payload)
+        self._on_event(fulfillment_events.ASSIGNMENT_CREATED, payload)
 
     @event_handler("fulfillment", "assignment_withdrawn")
     def on_assignment_withdrawn(self, payload: dict) -> None:
-        self._deliver("fulfillment", "assignment_withdrawn", payload)
+        self._on_event(fulfillment_events.ASSIGNMENT_WITHDRAWN, payload)
 
     @event_handler("fulfillment", "order_routed")
     def on_order_routed(self, payload: dict) -> None:
-        self._deliver("fulfillment", "order_routed", payload)
+        self._on_event(fulfillment_events.ORDER_ROUTED, payload)
 
     @event_handler("fulfillment", "order_backordered")
     def on_order_backordered(self, payload: dict) -> None:
-        self._deliver("fulfillment", "order_backordered", payload)
+        self._on_event(fulfillment_events.ORDER_BACKORDERED, payload)
 
     @event_handler("fulfillment", "order_cancelled")
     def on_order_cancelled(self, payload: dict) -> None:
-        self._deliver("fulfillment", "order_cancelled", payload)
+        self._on_event(fulfillment_events.ORDER_CANCELLED, payload)
 
     @event_handler("fulfillment", "shipment_shipped")
     def on_shipment_shipped(self, payload: dict) -> None:
-        self._deliver("fulfillment", "shipment_shipped", payload)
+        self._on_event(fulfillment_events.SHIPMENT_SHIPPED, payload)
 
     @event_handler("distributors", "distributor_suspended")
     def on_distributor_suspended(self, payload: dict) -> None:
-        self._deliver("distributors", "distributor_suspended", payload)
+        self._on_event(distributors_events.DISTRIBUTOR_SUSPENDED, payload)
 
     @event_handler("distributors", "distributor_reinstated")
     def on_distributor_reinstated(self, payload: dict) -> None:
-        self._deliver("distributors", "distributor_reinstated", payload)
+        self._on_event(distributors_events.DISTRIBUTOR_REINSTATED, payload)
 
     @event_handler("distributors", "distributor_terminated")
     def on_distributor_terminated(self, payload: dict) -> None:
-        self._deliver("distributors", "distributor_terminated", payload)
+        self._on_event(distributors_events.DISTRIBUTOR_TERMINATED, payload)
 
     @event_handler("pricing", "price_changed")
     def on_price_changed(self, payload: dict) -> None:
-        self._deliver("pricing", "price_changed", payload)
+        self._on_event(pricing_events.PRICE_CHANGED, payload)

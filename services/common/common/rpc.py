@@ -103,6 +103,12 @@ class TimedMethod:
     def call_async(self, *args, **kwargs):
         return self.method.call_async(*args, **kwargs)
 
+    def spawn(self, *args, **kwargs) -> eventlet.greenthread.GreenThread:
+        """The call, bounded and counted as ``__call__`` does, made in a green thread of its own:
+        ``.wait()`` gives its answer or raises its error. Two calls spawned one after the other are
+        in flight at once (a worker's independent lookups cost one round trip, not two)."""
+        return eventlet.spawn(self, *args, **kwargs)
+
     def wait(self, reply):
         """The reply, within the time limit. A call still unanswered after ``PROBE_AFTER`` seconds
         asks the broker whether anyone consumes the service's queue: nobody means the service is

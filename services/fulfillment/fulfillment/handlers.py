@@ -339,8 +339,7 @@ def create_order(uow: UnitOfWork, channel: str, external_id: str, ship_to: Mappi
         return {"order": order_view(existing, existing.assignments), "replayed": True}
     place = domain.locate_ship_to(ship_to)
     skus = list(dict.fromkeys(sku for sku, _ in lines))
-    products = uow.catalog.products(skus)
-    prices = uow.pricing.retail_prices(skus)
+    products, prices = uow.order_facts(skus)
     new = domain.new_order(channel, external_id, ship_to, lines, products, prices, MAX_MONEY, place)
     order_id = uow.store.insert_order(new, now)
     if order_id is None:  # the same external_id won a race a moment ago

@@ -78,8 +78,11 @@ class CatalogRpc:
         self._proxy = proxy
 
     def products(self, skus: Sequence[str]) -> dict[str, Product]:
-        return {sku: Product(sku, p["status"], tuple(p["substitutes"]))
-                for sku, p in self._proxy.get_products(list(skus)).items()}
+        return self.read_products(self._proxy.get_products(list(skus)))
+
+    @staticmethod
+    def read_products(answer: Mapping[str, Any]) -> dict[str, Product]:
+        return {sku: Product(sku, p["status"], tuple(p["substitutes"])) for sku, p in answer.items()}
 
 
 class PricingRpc:
@@ -87,7 +90,11 @@ class PricingRpc:
         self._proxy = proxy
 
     def retail_prices(self, skus: Sequence[str]) -> dict[str, Decimal]:
-        return {sku: Decimal(p["retail_price"]) for sku, p in self._proxy.get_retail_prices(list(skus)).items()}
+        return self.read_prices(self._proxy.get_retail_prices(list(skus)))
+
+    @staticmethod
+    def read_prices(answer: Mapping[str, Any]) -> dict[str, Decimal]:
+        return {sku: Decimal(p["retail_price"]) for sku, p in answer.items()}
 
 
 class DistributorsRpc:
@@ -176,6 +183,9 @@ class UnitOfWork(Protocol):
     def repeatable_read(self) -> None:
         """Read the rest of the unit of work from one snapshot (before its first read)."""
 
+    def order_facts(self, skus: Sequence[str]) -> tuple[Mapping[str, Product], Mapping[str, Decimal]]:
+        """The SKUs' products (catalog) and retail prices (pricing), asked of both at once."""
+
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         """Record that ``consumer`` applied this event; False if it already had."""
 
@@ -196,6 +206,21 @@ class SqlUnitOfWork:
         self.catalog = CatalogRpc(catalog)
         self.pricing = PricingRpc(pricing)
         self.distributors = DistributorsRpc(distributors)
+        self._proxies = (catalog, pricing)
+
+    def order_facts(self, skus: Sequence[str]) -> tuple[dict[str, Product], dict[str, Decimal]]:
+        """Both calls in flight at once: an order waits one round trip for its facts, not two."""
+        catalog, pricing = self._proxies
+        calls = (catalog.get_products.spawn(list(skus)), pricing.get_retail_prices.spawn(list(skus)))
+        answers, errors = [], []
+        for call in calls:  # both waited for, so neither is left running unwatched
+            try:
+                answers.append(call.wait())
+            except Exception as exc:  # noqa: BLE001 - the first one is raised below
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return CatalogRpc.read_products(answers[0]), PricingRpc.read_prices(answers[1])
 
     @property
     def store(self) -> SqlStore:

@@ -378,6 +378,9 @@ class InMemoryUnitOfWork:
     def repeatable_read(self) -> None:
         pass
 
+    def order_facts(self, skus):
+        return self.catalog.products(skus), self.pricing.retail_prices(skus)
+
     def first_delivery(self, consumer: str, event_id: str) -> bool:
         if (consumer, event_id) in self.tables.processed_events:
             return False

@@ -54,8 +54,11 @@ replay-dead-letters: venv
 check: venv
 	@$(PY) -m common.check
 
+# issue #14's targets in one run beside a stock nameko reference, one table (docs/benchmarks.md);
+# BENCH_ARGS="--quick" for a short smoke run, "--rounds 9 --seconds 4" for tighter intervals.
+# The single benchmarks run as scripts: $(PY) bench/quote.py, bench/routing.py, …
 bench: venv
-	$(PY) bench/catalog_read.py
+	$(PY) bench/all.py $(BENCH_ARGS)
 
 # a believable network loaded into the running system through its HTTP API, then what routing did
 # (docs/demo.md); re-running adds nothing. DEMO_ARGS="--distributors 50 --orders 200 --seed 2"

@@ -18,9 +18,11 @@ import time
 import urllib.request
 import uuid
 import warnings
+from collections.abc import Callable
 
 warnings.filterwarnings("ignore", r"(?s).*Eventlet is deprecated")
 # our packages come from the venv's dcm.pth (make venv)
+from common.migrate import drop_database  # noqa: E402
 from common.testing import (  # noqa: E402
     SERVICES,
     drop_vhost,
@@ -39,13 +41,19 @@ RABBIT = (os.environ.get("TEST_AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672")
 
 
 SERVICE_PIDS: dict[int, str] = {}  # the running system's service processes, filled by running_system
+# each service's database URL, filled by running_system; the names carry the run's id, so two
+# benchmarks (or a benchmark and a test run) on one machine never drop each other's databases
+DATABASE_URLS: dict[str, str] = {}
+RUN_ID = uuid.uuid4().hex[:6]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by each part of the system: our services (by name), PostgreSQL and
-    RabbitMQ (all their processes) and this load generator; read from /proc."""
-    used: dict[str, float] = {}
+def cpu_seconds() -> dict[tuple[int, str], tuple[str, float]]:
+    """CPU time used so far by each process of the system, keyed by (pid, start time) and labelled
+    with its part: our services (by name), PostgreSQL (its server processes and the backends of this
+    run's databases; backends of other databases, such as another agent's tests, apart), RabbitMQ
+    (all of it: one process for every vhost) and this load generator; read from /proc."""
+    used: dict[tuple[int, str], tuple[str, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -62,12 +70,23 @@ def cpu_seconds() -> dict[str, float]:
         elif pid == os.getpid():
             part = "load generator"
         elif b"postgres" in cmdline:
-            part = "postgresql"
+            backend_of_others = b" 127.0.0.1(" in cmdline and f"dcm_bench_{RUN_ID}_".encode() not in cmdline
+            part = "postgresql, other databases" if backend_of_others else "postgresql"
         elif b"beam.smp" in cmdline:
             part = "rabbitmq"
         else:
             continue
-        used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        used[(pid, fields[19])] = (part, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return used
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """Each part's CPU seconds between two ``cpu_seconds`` readings: by process, so that processes
+    ending in between (another agent's database sessions) take nothing away; a process that started
+    in between counts from zero, one that ended counts nothing of its last moments."""
+    used: dict[str, float] = {}
+    for key, (part, seconds) in after.items():
+        used[part] = used.get(part, 0.0) + seconds - before.get(key, (part, 0.0))[1]
     return used
 
 
@@ -76,7 +95,8 @@ def running_system():
     """Yields (base_url, gateway_database_url)."""
     vhost = f"dcm_bench_{uuid.uuid4().hex[:6]}"
     amqp = make_vhost(RABBIT, vhost)
-    urls = {s: fresh_database(PG, f"dcm_bench_{s}", None) for s in SERVICES}
+    urls = {s: fresh_database(PG, f"dcm_bench_{RUN_ID}_{s}", None) for s in SERVICES}
+    DATABASE_URLS.update(urls)
     port = free_port()
     logs = pathlib.Path(tempfile.mkdtemp(prefix="dcm-bench-"))
     env_extra = {"LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
@@ -98,13 +118,20 @@ def running_system():
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
+            SERVICE_PIDS.pop(p.pid, None)
         drop_vhost(RABBIT, vhost)
+        if not os.environ.get("BENCH_KEEP_DATABASES"):
+            for url in urls.values():
+                drop_database(url)
+        DATABASE_URLS.clear()
 
 
-def load(base_url: str, method: str, path: str, headers: dict, body: bytes | None,
+def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Callable[[], bytes] | None,
          connections: int, seconds: float, warmup: float = 1.0) -> dict:
     """Closed-loop load: each connection sends its next request when the last one answered.
-    ``cpu_ms`` is each part's CPU time per request over the whole run, warm-up included."""
+    ``body`` is the same bytes every time, or a callable that makes each request's (an order with
+    its own external id). ``cpu_ms`` is each part's CPU time per request over the whole run, warm-up
+    included; ``latencies`` are the measured requests' seconds, sorted."""
     host_port = base_url.split("//", 1)[1]
     latencies: list[float] = []
     errors = [0]
@@ -120,7 +147,7 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 break
-            conn.request(method, path, body=body, headers=headers)
+            conn.request(method, path, body=body() if callable(body) else body, headers=headers)
             resp = conn.getresponse()
             resp.read()
             t1 = time.perf_counter()
@@ -141,17 +168,17 @@ def load(base_url: str, method: str, path: str, headers: dict, body: bytes | Non
         t.start()
     for t in threads:
         t.join()
-    cpu_after = cpu_seconds()
+    cpu = cpu_used(cpu_before, cpu_seconds())
     latencies.sort()
     n = len(latencies)
     return {
-        "cpu_ms": {part: (cpu_after[part] - cpu_before.get(part, 0.0)) * 1000 / max(sent[0], 1)
-                   for part in cpu_after},
+        "cpu_ms": {part: seconds * 1000 / max(sent[0], 1) for part, seconds in cpu.items()},
         "requests": n,
         "errors": errors[0],
         "rps": n / seconds,
         "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        "latencies": latencies,
     }
 
 

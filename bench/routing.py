@@ -1,6 +1,6 @@
 """Routing at scale: 10,000 and 100,000 active locations spread around real city centres, 200 SKUs
-each. Prints p50/p99 of the routing step (candidate query + decision + reservation, as the service
-runs it) for 3-line orders, POST /v1/orders end to end at 1 connection, contended reservations per
+each. Prints p50/p99 of the routing step (largest radius + candidate query + decision + reservation,
+as the service runs it) for 3-line orders, POST /v1/orders end to end at 1 connection, contended reservations per
 second on one SKU, and the time to apply a 100,000-line snapshot.
 
     .venv/bin/python bench/routing.py [--sizes 10000,100000] [--orders 300]
@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import psycopg2.extras
-from harness import issue, running_system  # puts the services on sys.path
+from harness import DATABASE_URLS, issue, running_system  # puts the services on sys.path
 
 # isort: split
 from fulfillment import domain, handlers, store
@@ -65,20 +65,21 @@ def seed(conn, first_id: int, count: int) -> float:
 
 
 def routing_step(conn, orders: int) -> list[float]:
-    """What create_order does between pricing and writing the order: the decision (short list, or every
-    candidate when the short list does not settle it) and the reservation (rolled back after timing, so
-    every order meets the same stock)."""
+    """What create_order does between pricing and writing the order (``handlers.route_and_reserve``):
+    the largest service radius (read per order, as the service reads it), the decision (short list,
+    or every candidate when the short list does not settle it) and the reservation (rolled back after
+    timing, so every order meets the same stock)."""
     rng = random.Random(1)
     fresh_since = datetime.now(UTC) - timedelta(hours=24)
     timings = []
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        reach = store.max_radius_km(cur)
         for _ in range(orders):
             _, clat, clon = rng.choice(CITIES)
             lat, lon = clat + rng.uniform(-0.3, 0.3), clon + rng.uniform(-0.3, 0.3)
             lines = [(f"SKU-{s}", rng.randint(1, 3)) for s in rng.sample(range(1, SKUS + 1), 3)]
             wanted = dict(lines)
             t0 = time.perf_counter()
+            reach = store.max_radius_km(cur)
             decision, _ = handlers.decide(store.SqlStore(cur), lat, lon, lines, list(wanted),
                                           set(), domain.MAX_SHIPMENTS, fresh_since, reach)
             for shipment in decision.shipments:
@@ -86,6 +87,19 @@ def routing_step(conn, orders: int) -> list[float]:
                     store.reserve(cur, shipment.location_id, sku, qty)
             timings.append(time.perf_counter() - t0)
             conn.rollback()
+    return sorted(timings)
+
+
+def largest_radius_ms(conn, times: int = 100) -> list[float]:
+    """The one statement of the routing step that reads every location (``max(service_radius_km)``),
+    timed alone, in milliseconds, sorted."""
+    timings = []
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        for _ in range(times):
+            t0 = time.perf_counter()
+            store.max_radius_km(cur)
+            timings.append((time.perf_counter() - t0) * 1000)
+        conn.rollback()
     return sorted(timings)
 
 
@@ -163,7 +177,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
     with running_system() as (base, gateway_db):
-        url = gateway_db.rsplit("/", 1)[0] + "/dcm_bench_fulfillment"
+        url = DATABASE_URLS["fulfillment"]
         conn = psycopg2.connect(url)
         seeded = 0
         for size in sizes:
@@ -187,3 +201,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 import psycopg2
-from harness import PG, SERVICE_PIDS, call, issue, onboard, running_system
+from harness import DATABASE_URLS, SERVICE_PIDS, call, issue, onboard, running_system
 
 PERIOD = "2026-10"
 
@@ -67,7 +67,7 @@ def main() -> None:
         key = onboard(base, manager)
         distributor_id = call(base, "GET", "/v1/me", key)["id"]
         started = time.perf_counter()
-        fill(f"{PG}/dcm_bench_fulfillment", distributor_id, args.lines)
+        fill(DATABASE_URLS["fulfillment"], distributor_id, args.lines)
         print(f"wrote {args.lines:,} lines in {time.perf_counter() - started:.1f} s")
         pids = {name: pid for pid, name in SERVICE_PIDS.items()}
         before = {name: peak_rss_mib(pids[name]) for name in ("gateway", "fulfillment")}

@@ -17,6 +17,7 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, SERIALIZER_CONFIG_KEY
 from nameko.events import EventHandler as NamekoEventHandler
 from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
 
 from common.config import setting
@@ -100,7 +101,38 @@ def dead_letters_waiting(amqp_uri: str, service: str) -> list:
     return [(DEAD_LETTERS, (), waiting)]
 
 
+class TransientReplies(Publisher):
+    """A reply goes to its caller's own exclusive reply queue, which dies with the caller: making it
+    persistent and waiting for the broker's confirm buys nothing (a lost reply is a caller's timeout
+    either way, and the caller may retry: deadlines and idempotency keys keep that safe)."""
+
+    use_confirms = False
+    delivery_mode = 1  # transient
+
+
+class _Replies(Responder):
+    publisher_cls = TransientReplies
+
+
+class ReplyingConsumer(RpcConsumer):
+    """nameko's RPC consumer, replying without publisher confirms unless ``RPC_CONFIRMS`` is true
+    (docs/benchmarks.md: what confirms cost per call)."""
+
+    def handle_result(self, message, result, exc_info):
+        config = self.container.config
+        confirmed = str(setting(config, "RPC_CONFIRMS", "false")).lower() in ("1", "true", "yes")
+        responder = (Responder if confirmed else _Replies)(
+            config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, "json"), message, ssl=config.get("AMQP_SSL"),
+            login_method=config.get("LOGIN_METHOD"))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
 class Rpc(NamekoRpc):
+    rpc_consumer = ReplyingConsumer()
+
     def setup(self):
         super().setup()
         self._received: dict[int, float] = {}  # id(message) → when it arrived

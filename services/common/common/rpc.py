@@ -8,6 +8,7 @@ dropped by nameko's reply listener (no caller waits for its correlation id any m
 from __future__ import annotations
 
 import time
+import warnings
 
 import eventlet
 from amqp.exceptions import NotFound
@@ -21,6 +22,8 @@ from common.config import setting
 from common.errors import ServiceError, ServiceNotRunning, ServiceTimeout, StoreUnavailable
 from common.metrics import observe_call
 
+# nameko warns on every call published mandatory without confirms; the probe covers what it means
+warnings.filterwarnings("ignore", message="Mandatory delivery was requested", category=UserWarning)
 DEFAULT_TIMEOUT = 10.0
 DEADLINE = "deadline"  # context key: when the caller stops waiting (Unix seconds)
 PROBE_AFTER = 1.0  # seconds without a reply before asking the broker whether the service runs
@@ -164,11 +167,19 @@ class TimedServiceProxy(nameko_rpc.ServiceProxy):
 
 
 class RpcProxy(nameko_rpc.RpcProxy):
+    """Calls are published transient and without waiting for the broker's confirm unless
+    ``RPC_CONFIRMS`` is true: a request that never reaches its service is the caller's timeout (or,
+    when nobody consumes the queue, ``ServiceNotRunning`` from the probe above) either way, and
+    confirms cost a broker round trip per call (docs/benchmarks.md). Events stay persistent and
+    confirmed (common.outbox)."""
+
     def setup(self):
         super().setup()
         config = self.container.config
         self.timeout = float(setting(config, "RPC_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
         self.amqp_uri = config.get(AMQP_URI_CONFIG_KEY)
+        if str(setting(config, "RPC_CONFIRMS", "false")).lower() not in ("1", "true", "yes"):
+            self.options = {"use_confirms": False, "delivery_mode": 1, **self.options}
 
     def get_dependency(self, worker_ctx):
         return TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,

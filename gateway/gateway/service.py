@@ -511,10 +511,10 @@ class GatewayService(console.ConsoleRoutes):
         return self.fulfillment.list_statements(call.principal.distributor_id, call.query)
 
     @route("GET", "/v1/statements/<period>.csv", roles=(DISTRIBUTOR,), tag="settlement",
-           summary="One of your statements as CSV (UTF-8 with a byte-order mark, one row per line)",
-           media=CSV, path_params={"period": PERIOD_PARAM})
+           summary="One of your statements as CSV (UTF-8, a header row, one row per line)",
+           media=CSV, query=fulfillment_schemas.StatementCsvQuerySchema, path_params={"period": PERIOD_PARAM})
     def own_statement_csv(self, call, period):
-        return self._statement_csv(call.principal.distributor_id, period)
+        return self._statement_csv(call.principal.distributor_id, period, call.query)
 
     @route("GET", "/v1/statements/<period>", roles=(DISTRIBUTOR,), tag="settlement",
            summary="One of your statements with a page of its lines",
@@ -530,9 +530,10 @@ class GatewayService(console.ConsoleRoutes):
         return self.fulfillment.list_statements(None, call.query)
 
     @route("GET", "/v1/admin/statements/<distributor_id>/<period>.csv", roles=ADMIN, tag="settlement",
-           summary="A distributor's statement as CSV", media=CSV, path_params={"period": PERIOD_PARAM})
+           summary="A distributor's statement as CSV", media=CSV,
+           query=fulfillment_schemas.StatementCsvQuerySchema, path_params={"period": PERIOD_PARAM})
     def statement_csv(self, call, distributor_id, period):
-        return self._statement_csv(distributor_id, period)
+        return self._statement_csv(distributor_id, period, call.query)
 
     @route("GET", "/v1/admin/statements/<distributor_id>/<period>", roles=ADMIN, tag="settlement",
            summary="A distributor's statement with a page of its lines",
@@ -566,12 +567,13 @@ class GatewayService(console.ConsoleRoutes):
     def settlement_summary(self, call):
         return self.fulfillment.settlement_summary(call.query)
 
-    def _statement_csv(self, distributor_id, period) -> Response:
+    def _statement_csv(self, distributor_id, period, query: dict) -> Response:
         """The whole statement, fetched page by page into a spooled file (in memory up to 1 MiB, on
         disk beyond), then streamed: a 100k-line statement never sits in memory. A statement that
         does not exist is a 404 before anything is sent."""
+        bom = load(fulfillment_schemas.StatementCsvQuerySchema, query)["bom"]
         spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
-        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")  # the BOM: Excel reads UTF-8
+        text = io.TextIOWrapper(spool, encoding="utf-8-sig" if bom else "utf-8", newline="")
         writer = csv.DictWriter(text, fieldnames=fulfillment_schemas.STATEMENT_CSV_FIELDS,
                                 extrasaction="ignore", lineterminator="\r\n")
         writer.writeheader()

@@ -5,9 +5,11 @@ until when it holds (``valid_until``: a scheduled price or promotion); the gatew
 - by the version in its database (``catalog_view_version``), which every route that changes a
   product, a price, a tier, a promotion or a distributor moves before answering — so no replica
   serves a copy older than a change the API has acknowledged;
-- until ``valid_until``; and at most ``ttl`` seconds (``CATALOG_VIEW_TTL_SECONDS``, default 2), which
-  bounds what a change made without the API (pricing's read models catching up with an event) can
-  leave stale.
+- only once its version has held for ``settle`` seconds (``CATALOG_VIEW_SETTLE_SECONDS``, default
+  1): a product, tier or status change reaches pricing's read models by event a moment after the
+  API acknowledged it, and an answer read in that moment must not be kept — so a copy adds no
+  staleness to what pricing itself answers;
+- until ``valid_until``; and at most ``ttl`` seconds (``CATALOG_VIEW_TTL_SECONDS``, default 2).
 """
 from __future__ import annotations
 
@@ -42,12 +44,17 @@ def bump_version(cur) -> None:
 class ViewCache:
     """Answers by key, each valid for one version and until an instant (epoch seconds)."""
 
-    def __init__(self, ttl: float = 2.0, max_entries: int = MAX_ENTRIES):
+    def __init__(self, ttl: float = 2.0, max_entries: int = MAX_ENTRIES, settle: float = 1.0):
         self.ttl = ttl
+        self.settle = settle
         self.max_entries = max_entries
         self._entries: dict[Any, tuple[int, float, Any]] = {}
+        self._version: int | None = None
+        self._since = 0.0  # when this process first saw ``_version``
 
     def get(self, key, version: int, now: float):
+        if version != self._version:
+            self._version, self._since = version, now
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -57,6 +64,8 @@ class ViewCache:
         return entry[2]
 
     def put(self, key, version: int, answer, valid_until: str | None, now: float) -> None:
+        if version != self._version or now - self._since < self.settle:
+            return  # read while the change may still be on its way to pricing: not kept
         until = now + self.ttl
         if valid_until:
             until = min(until, datetime.fromisoformat(valid_until).timestamp())
@@ -66,6 +75,7 @@ class ViewCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._version = None
 
 
 class CatalogViews(DependencyProvider):
@@ -73,7 +83,9 @@ class CatalogViews(DependencyProvider):
     workers (eventlet: no worker is interrupted between a look-up and its use)."""
 
     def setup(self):
-        self.cache = ViewCache(ttl=float(setting(self.container.config, "CATALOG_VIEW_TTL_SECONDS", 2.0)))
+        config = self.container.config
+        self.cache = ViewCache(ttl=float(setting(config, "CATALOG_VIEW_TTL_SECONDS", 2.0)),
+                               settle=float(setting(config, "CATALOG_VIEW_SETTLE_SECONDS", 1.0)))
 
     def get_dependency(self, worker_ctx):
         return self.cache

@@ -81,13 +81,16 @@ def test_the_csv_opens_with_chinese_text_intact(client, system, skus, douyin):
     r = dist.get(f"/v1/statements/{period}.csv")
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert r.content.startswith(b"\xef\xbb\xbf")  # the byte-order mark: a spreadsheet reads UTF-8
-    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert r.content.startswith(b"order_id,")  # plain UTF-8: programs read it as it is
+    rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == ["order_id", "external_id", "channel", "sku", "qty", "unit_price", "gross",
                        "commission_pct", "commission", "net", "shipped_at"]
     assert len(rows) == 3 and all(row[1] == order["external_id"] for row in rows[1:])
     admin_csv = client["sales"].get(f"/v1/admin/statements/{distributor_id}/{period}.csv")
     assert admin_csv.content == r.content
+    for_excel = dist.get(f"/v1/statements/{period}.csv", params={"bom": "true"})
+    assert for_excel.content == b"\xef\xbb\xbf" + r.content  # the byte-order mark Excel needs
+    assert dist.get(f"/v1/statements/{period}.csv", params={"excel": "1"}).status_code == 400
     # another distributor's statement is not yours; a month without lines is 404
     assert client["sales"].get(f"/v1/admin/statements/{distributor_id}/2001-01.csv").status_code == 404
     assert dist.get("/v1/statements/2001-01").status_code == 404
@@ -102,7 +105,7 @@ def test_chinese_names_survive_the_csv(client, system, skus):
     period = now_period()
     query(url, "UPDATE settlement_lines SET sku = sku || %s WHERE distributor_id = %s RETURNING id",
           ("-毛巾礼盒装", distributor_id))
-    rows = list(csv.DictReader(io.StringIO(dist.get(f"/v1/statements/{period}.csv").content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(dist.get(f"/v1/statements/{period}.csv").content.decode("utf-8"))))
     assert {row["sku"] for row in rows} == {f"{skus[0]}-毛巾礼盒装", f"{skus[1]}-毛巾礼盒装"}
 
 

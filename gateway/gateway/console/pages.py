@@ -425,7 +425,7 @@ def statement(page: Page, distributor_id: int, period: str) -> Response:
 def statement_csv(page: Page, distributor_id: int, period: str) -> Response:
     try:
         media, disposition, body = page.api.stream(
-            f"/v1/admin/statements/{distributor_id}/{quote(period, safe='')}.csv")
+            f"/v1/admin/statements/{distributor_id}/{quote(period, safe='')}.csv?bom=true")  # for Excel
     except ApiProblem as problem:
         return page.problem(problem)
     return Response(body, status=200, content_type=media,

@@ -1,6 +1,8 @@
 """The fulfillment service's contracts."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from common.errors import InvalidInput
@@ -295,8 +297,16 @@ class ShipSchema(Schema):
 
 # ---- settlement (分账) ----------------------------------------------------------------------------
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-PERIOD = validate.Regexp(PERIOD_PATTERN, error="a month as YYYY-MM")
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+def _period(value: str) -> None:
+    """``YYYY-MM`` and nothing more (a regex's ``$`` would also let a trailing newline through)."""
+    if not re.fullmatch(PERIOD_PATTERN[1:-1], value):
+        raise ValidationError("a month as YYYY-MM")
+
+
+PERIOD = [validate.Regexp(PERIOD_PATTERN, error="a month as YYYY-MM"), _period]
 # a statement's CSV export: its columns, in order (SPEC: Settlement statements)
 STATEMENT_CSV_FIELDS = ("order_id", "external_id", "channel", "sku", "qty", "unit_price", "gross",
                         "commission_pct", "commission", "net", "shipped_at")
@@ -382,6 +392,15 @@ class StatementLinesQuerySchema(PageQuerySchema):
         unknown = RAISE
 
     cursor = Cursor(Id())
+
+
+class StatementCsvQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    bom = fields.Boolean(load_default=False, metadata={
+        "description": "true: begin with a UTF-8 byte-order mark, which Excel needs to read the Chinese "
+                       "text as UTF-8 (LibreOffice, WPS, Numbers and programs need none)"})
 
 
 class SummaryQuerySchema(Schema):

@@ -18,7 +18,7 @@ from fulfillment.errors import IllegalStatementChange, StatementNotFound
 
 # Asia/Shanghai has kept UTC+8 without daylight saving since 1991; a fixed offset needs no tz database
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # whole strings only (fullmatch)
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
@@ -33,7 +33,7 @@ def period_of(at: datetime) -> str:
 
 def parse_period(text: object) -> str:
     """A ``YYYY-MM`` period; StatementNotFound for anything else (a path that names no statement)."""
-    if not isinstance(text, str) or not PERIOD.match(text) or not 1900 <= int(text[:4]) <= 8999:
+    if not isinstance(text, str) or not PERIOD.fullmatch(text) or not 1900 <= int(text[:4]) <= 8999:
         raise StatementNotFound(f"statement period {text!r} not found")
     return text
 

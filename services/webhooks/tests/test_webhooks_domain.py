@@ -84,6 +84,7 @@ def test_a_party_subscribes_only_to_its_own_kind_of_events():
     ("127.0.0.1", True), ("10.1.2.3", True), ("172.16.0.1", True), ("192.168.1.1", True), ("169.254.169.254", True),
     ("224.0.0.1", True), ("0.0.0.0", True), ("::1", True), ("fe80::1", True), ("fc00::1", True),
     ("::ffff:127.0.0.1", True), ("8.8.8.8", False), ("2400:3200::1", False), ("101.226.4.6", False),
+    ("100.100.100.200", True), ("100.64.0.1", True), ("2002:7f00:1::1", True), ("2002:0808:0808::1", False),
 ])
 def test_only_public_destinations_are_allowed(address, refused):
     assert (domain.refused_address(address) is not None) == refused

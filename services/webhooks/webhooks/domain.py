@@ -97,14 +97,20 @@ def check_url(url: str) -> str:
 
 
 def refused_address(address: str) -> str | None:
-    """Why a destination address is refused (loopback, private, link-local, multicast, unspecified,
-    reserved), or None for a public one."""
+    """Why a destination address is refused, or None for a globally routable unicast one. Anything
+    else is refused: loopback, private, link-local, multicast, unspecified, reserved, and the shared
+    space of 100.64.0.0/10 (Alibaba Cloud's metadata service answers at 100.100.100.200); an IPv6
+    address wrapping an IPv4 one (mapped, 6to4, Teredo) is judged by the IPv4 one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        wrapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if wrapped is not None:
+            ip = wrapped
     for name in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
         if getattr(ip, f"is_{name}"):
             return f"{address} is a {name.replace('_', '-')} address"
+    if not ip.is_global:
+        return f"{address} is not a public address"
     return None
 
 

@@ -8,8 +8,9 @@ DELIVERIES = ScrapeGauge(
     ("status",), sql="SELECT s.status, count(d.id) FROM unnest(ARRAY['pending', 'succeeded', 'failed']) AS "
                      "s(status) LEFT JOIN deliveries d ON d.status = s.status GROUP BY s.status")
 OLDEST_PENDING = ScrapeGauge(
-    "dcm_webhook_oldest_pending_seconds", "Age of the oldest delivery still pending",
-    sql="SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM deliveries WHERE status = 'pending'")
+    "dcm_webhook_oldest_pending_seconds", "Age of the oldest delivery still pending to an enabled endpoint",
+    sql="SELECT coalesce(extract(epoch FROM now() - min(d.created_at)), 0) FROM deliveries d "
+        "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' AND e.status = 'enabled'")
 DISABLED_ENDPOINTS = ScrapeGauge("dcm_webhook_endpoints_disabled", "Endpoints disabled after failed deliveries",
                                  sql="SELECT count(*) FROM endpoints WHERE status = 'disabled'")
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import eventlet
 import eventlet.queue
+import eventlet.semaphore
 import psycopg2
 import psycopg2.extras
 import requests
@@ -31,7 +32,8 @@ from webhooks import domain, store
 POLL_SECONDS = 0.25
 BATCH = 50
 PER_ENDPOINT = 2
-LEASE = timedelta(seconds=domain.TIMEOUT_SECONDS * 3)
+LEASE = timedelta(seconds=domain.TIMEOUT_SECONDS * 3)  # an attempt is cut off at TIMEOUT_SECONDS
+DB_SLOTS = 3  # the sender's connections at once: the rest of the pool stays the workers'
 
 log = structlog.get_logger("webhooks.sender")
 
@@ -59,6 +61,7 @@ class Sender(DependencyProvider):
         self._stopping = False
         self._thread = None
         self._pool = eventlet.GreenPool(BATCH * 2)
+        self._db_slots = eventlet.semaphore.Semaphore(DB_SLOTS)
         self._busy: dict[int, int] = {}
         self._http = requests.Session()
         self._database().add_borrower(self.stop_sending)
@@ -114,6 +117,10 @@ class Sender(DependencyProvider):
             self._pool.spawn_n(self._attempt, delivery)
 
     def _in_transaction(self, work):
+        with self._db_slots:  # a burst of outcomes waits here, not on an empty pool (PoolError)
+            return self._run_transaction(work)
+
+    def _run_transaction(self, work):
         pool = self._database().pool
         conn = pool.getconn()
         broken = False
@@ -133,15 +140,20 @@ class Sender(DependencyProvider):
 
     def _attempt(self, delivery: store.Due) -> None:
         started, clock = datetime.now(UTC), time.perf_counter()
+        timer = eventlet.Timeout(domain.TIMEOUT_SECONDS)  # the whole attempt: resolving, connecting, answer
         try:
             status, error = self._post(delivery, started)
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            status, error = None, f"no answer within {domain.TIMEOUT_SECONDS:g} s"
         except Exception as exc:  # never lose the outcome of an attempt to a bug in sending
             status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+        finally:
+            timer.cancel()
         duration_ms = int((time.perf_counter() - clock) * 1000)
-        attempt = delivery.attempt + 1
         try:
-            self._in_transaction(lambda cur: self._record(cur, delivery, attempt, started, duration_ms,
-                                                          status, error))
+            self._in_transaction(lambda cur: self._record(cur, delivery, started, duration_ms, status, error))
         except Exception:  # the lease runs out and the attempt is made again
             log.exception("webhook_record_failed", delivery_id=delivery.id)
         finally:
@@ -164,7 +176,8 @@ class Sender(DependencyProvider):
                     return None, f"refused: {why}"
         body = delivery.body.encode()
         try:
-            response = self._http.post(delivery.url, data=body, allow_redirects=False,
+            # stream: the answer's status is all that counts; its body is never read
+            response = self._http.post(delivery.url, data=body, allow_redirects=False, stream=True,
                                        timeout=domain.TIMEOUT_SECONDS,
                                        headers=domain.headers(delivery.secret, delivery.webhook_id, now, body))
             response.close()
@@ -172,13 +185,17 @@ class Sender(DependencyProvider):
             return None, f"{type(exc).__name__}: {exc}"[:500]
         return response.status_code, None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
-    def _record(self, cur, delivery: store.Due, attempt: int, started: datetime, duration_ms: int,
+    def _record(self, cur, delivery: store.Due, started: datetime, duration_ms: int,
                 status: int | None, error: str | None) -> None:
         now = datetime.now(UTC)
+        attempt = delivery.attempt + 1
         outcome = domain.after_attempt(attempt, status, now, self.retry_scale)
-        store.record_attempt(cur, delivery.id, attempt, started, duration_ms, status, error, outcome.status,
-                             outcome.next_attempt_at, now)
+        # the endpoint first, then its delivery: the order a deletion takes them in (no deadlock)
         endpoint = store.endpoint_by_id(cur, delivery.endpoint_id, for_update=True)
+        if not store.record_attempt(cur, delivery, started, duration_ms, status, error, outcome.status,
+                                    outcome.next_attempt_at, now):
+            log.warning("webhook_attempt_superseded", delivery_id=delivery.id, attempt=attempt)
+            return
         if endpoint is not None:
             new_status, streak = domain.endpoint_after(endpoint.status, endpoint.failed_streak, outcome)
             if (new_status, streak) != (endpoint.status, endpoint.failed_streak):

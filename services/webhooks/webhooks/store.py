@@ -38,7 +38,8 @@ class Delivery(NamedTuple):
 
 
 class Due(NamedTuple):
-    """A delivery claimed for an attempt, with what sending it needs."""
+    """A delivery claimed for an attempt, with what sending it needs; ``attempt`` and
+    ``leased_until`` are also the claim's token: only the claim still holding them records."""
 
     id: int
     endpoint_id: int
@@ -47,6 +48,7 @@ class Due(NamedTuple):
     attempt: int  # tries made before this one
     url: str
     secret: str
+    leased_until: datetime
 
 
 def _endpoint(r) -> Endpoint:
@@ -145,39 +147,56 @@ def deliveries(cur, endpoint_id: int, status: str | None, before: int | None, li
 
 
 def claim_due(cur, now: datetime, lease: timedelta, limit: int, busy: dict[int, int], per_endpoint: int) -> list[Due]:
-    """Pending deliveries due by ``now`` to enabled endpoints, oldest first, leased until now + lease
-    (another sender skips them; a crashed sender's lease runs out). ``busy`` counts this sender's
-    attempts in flight per endpoint: an endpoint at ``per_endpoint`` gets no more (a slow receiver
-    holds up only itself), and one endpoint's deliveries go in the order they were made."""
+    """Pending deliveries due by ``now`` to enabled endpoints, leased until now + lease (another
+    sender skips them; a crashed sender's lease runs out). ``busy`` counts this sender's attempts in
+    flight per endpoint: each endpoint gets at most ``per_endpoint`` in flight, its oldest first, so
+    one endpoint's backlog (a slow receiver's) never hides the others' deliveries from the claim."""
+    full = [endpoint for endpoint, n in busy.items() if n >= per_endpoint]
+    cur.execute(
+        "SELECT id FROM (SELECT d.id, d.next_attempt_at, row_number() OVER (PARTITION BY d.endpoint_id "
+        "ORDER BY d.next_attempt_at, d.id) AS place FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
+        "WHERE d.status = 'pending' AND d.next_attempt_at <= %s AND e.status = 'enabled' "
+        "AND (d.leased_until IS NULL OR d.leased_until < %s) AND NOT (d.endpoint_id = ANY(%s::bigint[]))) due "
+        "WHERE place <= %s ORDER BY next_attempt_at, id LIMIT %s",
+        (now, now, full, per_endpoint, limit * 2))
+    candidates = [r["id"] for r in cur.fetchall()]
+    if not candidates:
+        return []
     cur.execute(
         "SELECT d.id, d.endpoint_id, d.webhook_id, d.body, d.attempt, e.url, e.secret "
         "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
-        "WHERE d.status = 'pending' AND d.next_attempt_at <= %s AND e.status = 'enabled' "
-        "AND (d.leased_until IS NULL OR d.leased_until < %s) "
-        "ORDER BY d.next_attempt_at, d.id LIMIT %s FOR UPDATE OF d SKIP LOCKED",
-        (now, now, limit * 4))
+        "WHERE d.id = ANY(%s) AND d.status = 'pending' AND (d.leased_until IS NULL OR d.leased_until < %s) "
+        "ORDER BY d.next_attempt_at, d.id FOR UPDATE OF d SKIP LOCKED", (candidates, now))
+    until = now + lease
     taken: list[Due] = []
     counts = dict(busy)
     for r in cur.fetchall():
         if counts.get(r["endpoint_id"], 0) >= per_endpoint or len(taken) >= limit:
             continue
         counts[r["endpoint_id"]] = counts.get(r["endpoint_id"], 0) + 1
-        taken.append(Due(r["id"], r["endpoint_id"], r["webhook_id"], r["body"], r["attempt"], r["url"], r["secret"]))
+        taken.append(Due(r["id"], r["endpoint_id"], r["webhook_id"], r["body"], r["attempt"], r["url"], r["secret"],
+                         until))
     if taken:
-        cur.execute("UPDATE deliveries SET leased_until = %s WHERE id = ANY(%s)",
-                    (now + lease, [d.id for d in taken]))
+        cur.execute("UPDATE deliveries SET leased_until = %s WHERE id = ANY(%s)", (until, [d.id for d in taken]))
     return taken
 
 
-def record_attempt(cur, delivery_id: int, attempt: int, started_at: datetime, duration_ms: int,
-                   response_status: int | None, error: str | None, status: str,
-                   next_attempt_at: datetime | None, now: datetime) -> None:
+def record_attempt(cur, due: Due, started_at: datetime, duration_ms: int, response_status: int | None,
+                   error: str | None, status: str, next_attempt_at: datetime | None, now: datetime) -> bool:
+    """The attempt's outcome, if the claim still holds (its attempt count and lease unchanged): a
+    claim whose lease ran out and was taken again records nothing. True when recorded."""
+    attempt = due.attempt + 1
+    cur.execute("UPDATE deliveries SET status = %s, attempt = %s, next_attempt_at = %s, leased_until = NULL, "
+                "response_status = %s, last_error = %s, updated_at = %s "
+                "WHERE id = %s AND attempt = %s AND leased_until = %s AND status = 'pending'",
+                (status, attempt, next_attempt_at, response_status, error, now, due.id, due.attempt,
+                 due.leased_until))
+    if cur.rowcount != 1:
+        return False
     cur.execute("INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, response_status, error) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (delivery_id, attempt, started_at, duration_ms, response_status, error))
-    cur.execute("UPDATE deliveries SET status = %s, attempt = %s, next_attempt_at = %s, leased_until = NULL, "
-                "response_status = %s, last_error = %s, updated_at = %s WHERE id = %s",
-                (status, attempt, next_attempt_at, response_status, error, now, delivery_id))
+                (due.id, attempt, started_at, duration_ms, response_status, error))
+    return True
 
 
 def endpoint_by_id(cur, endpoint_id: int, for_update: bool = False) -> Endpoint | None:

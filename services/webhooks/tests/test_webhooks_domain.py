@@ -91,7 +91,8 @@ def test_only_public_destinations_are_allowed(address, refused):
 
 
 @pytest.mark.parametrize("url", ["ftp://x.example/y", "example.com/hook", "http:///nohost", "http://u:p@x.example/",
-                                 "http://x.example:99999/"])
+                                 "http://x.example:99999/", "http://V(0GoW\u00ca1\u00aa\\\u00ca\ud8d7\udee2c/",
+                                 "http://a..b/", "http://-x.example/", "http://x_y.example/"])
 def test_a_destination_must_be_an_http_url_with_a_host(url):
     with pytest.raises(InvalidWebhook):
         domain.check_url(url)

@@ -91,9 +91,28 @@ def check_url(url: str) -> str:
             problem = "must name a host"
         elif parts.username or parts.password:
             problem = "must not carry credentials"
+        elif not _host_name(parts.hostname):
+            problem = "must name a host: a domain name or an IP address"
     if problem:
         raise InvalidWebhook(f"url: {problem}", [{"field": "url", "message": problem}])
     return url
+
+
+def _host_name(host: str) -> bool:
+    """A host name DNS can look up (IDNA, labels of letters, digits and hyphens) or an IP address."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.rstrip(".").split(".")
+    return len(ascii_host) <= 253 and all(
+        0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+        and all(c.isalnum() or c == "-" for c in label) for label in labels)
 
 
 def refused_address(address: str) -> str | None:

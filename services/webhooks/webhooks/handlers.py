@@ -41,7 +41,7 @@ def check_destination(uow, url: str, allow_private: bool) -> None:
     host = urlsplit(url).hostname
     try:
         addresses = uow.resolve(host)
-    except OSError:
+    except (OSError, UnicodeError, ValueError):
         addresses = []
     if not addresses:
         raise InvalidWebhook(f"url: {host} does not resolve", [{"field": "url", "message": f"{host} does not resolve"}])

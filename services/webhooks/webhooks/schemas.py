@@ -12,13 +12,15 @@ EVENT_TYPES = ("assignment.created", "assignment.withdrawn", "distributor.status
 
 
 def url(**kwargs) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=2000), storable], metadata={
+    return fields.String(validate=[validate.Length(min=1, max=2000), storable,
+                                   validate.Regexp(r"^https?://[^/?#@\s]+", error="must be an http or https URL")],
+                         metadata={
         "description": "where deliveries are POSTed (http or https); loopback, private, link-local and "
                        "multicast destinations are refused"}, **kwargs)
 
 
 def event_list(**kwargs) -> fields.List:
-    return fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+    return fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)),
                        validate=validate.Length(min=1, max=len(EVENT_TYPES)), metadata={
                            "description": "distributors: assignment.created, assignment.withdrawn, "
                                           "distributor.status_changed, price.changed; channels: "

@@ -42,7 +42,7 @@ def resolve(host: str) -> list[str]:
     """The host's addresses (empty when it does not resolve)."""
     try:
         return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
-    except OSError:
+    except (OSError, UnicodeError, ValueError):  # no such host, or no name a resolver takes
         return []
 
 

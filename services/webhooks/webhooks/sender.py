@@ -15,13 +15,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import certifi
 import eventlet
 import eventlet.queue
 import eventlet.semaphore
 import psycopg2
 import psycopg2.extras
-import requests
 import structlog
+import urllib3
 from greenlet import GreenletExit
 from nameko.extensions import DependencyProvider
 
@@ -46,6 +47,34 @@ def resolve(host: str) -> list[str]:
         return []
 
 
+def post_to(address: str, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST to ``url`` over a connection to ``address`` — the address just checked, so a name that
+    resolves elsewhere a moment later (DNS rebinding) cannot redirect the request — with the URL's
+    host in ``Host`` and, over TLS, in SNI and the certificate check. Follows no redirect; the
+    answer's body is never read (its status is all that counts)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    shown = f"[{host}]" if ":" in host else host
+    if parts.port:
+        shown += f":{parts.port}"
+    options = {"timeout": urllib3.Timeout(total=domain.TIMEOUT_SECONDS), "retries": False, "maxsize": 1}
+    if https:
+        pool = urllib3.HTTPSConnectionPool(address, port, server_hostname=host, assert_hostname=host,
+                                           cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), **options)
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, **options)
+    try:
+        response = pool.urlopen("POST", target, body=body, headers={**headers, "Host": shown},
+                                redirect=False, preload_content=False, retries=False)
+        response.release_conn()
+        return response.status
+    finally:
+        pool.close()
+
+
 def flag(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
@@ -63,7 +92,6 @@ class Sender(DependencyProvider):
         self._pool = eventlet.GreenPool(BATCH * 2)
         self._db_slots = eventlet.semaphore.Semaphore(DB_SLOTS)
         self._busy: dict[int, int] = {}
-        self._http = requests.Session()
         self._database().add_borrower(self.stop_sending)
 
     def start(self):
@@ -176,14 +204,11 @@ class Sender(DependencyProvider):
                     return None, f"refused: {why}"
         body = delivery.body.encode()
         try:
-            # stream: the answer's status is all that counts; its body is never read
-            response = self._http.post(delivery.url, data=body, allow_redirects=False, stream=True,
-                                       timeout=domain.TIMEOUT_SECONDS,
-                                       headers=domain.headers(delivery.secret, delivery.webhook_id, now, body))
-            response.close()
-        except requests.RequestException as exc:
+            status = post_to(addresses[0], delivery.url, body,
+                             domain.headers(delivery.secret, delivery.webhook_id, now, body))
+        except urllib3.exceptions.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500]
-        return response.status_code, None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        return status, None if 200 <= status < 300 else f"HTTP {status}"
 
     def _record(self, cur, delivery: store.Due, started: datetime, duration_ms: int,
                 status: int | None, error: str | None) -> None:

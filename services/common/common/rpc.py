@@ -85,7 +85,8 @@ class TimedMethod:
                     data.pop(DEADLINE, None)
                 else:
                     data[DEADLINE] = self.parent_deadline
-            result = self.wait(reply)
+            # never longer than the worker's own caller waits: past that the answer is nobody's
+            result = self.wait(reply, max(deadline - time.time(), 0.001))
             outcome = "ok"
             return result
         except ServiceTimeout:
@@ -112,26 +113,27 @@ class TimedMethod:
         in flight at once (a worker's independent lookups cost one round trip, not two)."""
         return eventlet.spawn(self, *args, **kwargs)
 
-    def wait(self, reply):
-        """The reply, within the time limit. A call still unanswered after ``PROBE_AFTER`` seconds
-        asks the broker whether anyone consumes the service's queue: nobody means the service is
-        down (503 at once, not a wait for the whole limit)."""
+    def wait(self, reply, limit: float | None = None):
+        """The reply, within the time limit (``limit``, at most ``timeout``). A call still unanswered
+        after ``PROBE_AFTER`` seconds asks the broker whether anyone consumes the service's queue:
+        nobody means the service is down (503 at once, not a wait for the whole limit)."""
+        timeout = self.timeout if limit is None else min(limit, self.timeout)
         started = time.monotonic()
-        first = min(PROBE_AFTER, self.timeout) if self.amqp_uri else self.timeout
+        first = min(PROBE_AFTER, timeout) if self.amqp_uri else timeout
         try:
             return self._within(reply, first)
         except _NoReply:
-            remaining = self.timeout - (time.monotonic() - started)
+            remaining = timeout - (time.monotonic() - started)
             if self.amqp_uri and remaining > 0 and \
                     consumers_of(self.amqp_uri, self.service, remaining) == 0:
                 self._forget(reply)
                 raise ServiceNotRunning(f"the {self.service} service is not running") from None
         try:
-            return self._within(reply, max(self.timeout - (time.monotonic() - started), 0.001))
+            return self._within(reply, max(timeout - (time.monotonic() - started), 0.001))
         except _NoReply:
             self._forget(reply)
             raise ServiceTimeout(f"the {self.service} service did not answer within "
-                                 f"{self.timeout:g} s") from None
+                                 f"{timeout:.3g} s") from None
 
     def _forget(self, reply) -> None:
         """nameko's reply listener keeps a waiting call's event until its reply comes; one given up

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from nameko.timer import timer
 
 from common.config import Settings, setting
 from common.contracts import EventContract
@@ -20,11 +23,13 @@ from common.schemas import PageQuerySchema, load
 from distributors import events as distributors_events
 from fulfillment import events as fulfillment_events
 from pricing import events as pricing_events
-from webhooks import domain, handlers, metrics
+from webhooks import domain, handlers, metrics, store
 from webhooks.domain import Party
 from webhooks.schemas import DeliveryQuerySchema, EndpointCreateSchema, EndpointPatchSchema
 from webhooks.sender import Sender, flag, resolve
 from webhooks.unit_of_work import SqlUnitOfWork
+
+log = structlog.get_logger("webhooks")
 
 
 def _now() -> datetime:
@@ -66,6 +71,15 @@ class WebhooksService:
     @staticmethod
     def _party(party: dict) -> Party:
         return Party.of(party.get("distributor_id"), party.get("channel"))
+
+    @timer(interval=3600)
+    def purge_settled_deliveries(self) -> None:
+        """Deliveries that ended more than ``WEBHOOK_RETENTION_DAYS`` (30) ago go, with their attempts:
+        the table holds what an owner may still ask about, not every event for ever."""
+        days = float(setting(self.config, "WEBHOOK_RETENTION_DAYS", 30.0))
+        purged = store.purge_settled(self.db.cursor(), _now() - timedelta(days=days))
+        if purged:
+            log.info("webhook_deliveries_purged", count=purged, retention_days=days)
 
     @rpc
     def health(self) -> dict:

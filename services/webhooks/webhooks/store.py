@@ -220,3 +220,11 @@ def attempts(cur, delivery_id: int) -> list[tuple[int, datetime, int | None]]:
 def deliveries_by_status(cur) -> dict[str, int]:
     cur.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
     return {r["status"]: r["n"] for r in cur.fetchall()}
+
+
+def purge_settled(cur, before: datetime, limit: int = 10_000) -> int:
+    """Deliveries that ended (succeeded or failed) before ``before``, with their attempts; at most
+    ``limit`` at a time (a long backlog goes in several passes). Returns how many went."""
+    cur.execute("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status <> 'pending' "
+                "AND updated_at < %s ORDER BY id LIMIT %s)", (before, limit))
+    return cur.rowcount

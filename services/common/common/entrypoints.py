@@ -209,7 +209,14 @@ class EventHandler(NamekoEventHandler):
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            try:
+                self.queue_consumer.ack_message(message)
+            except BROKER_OUTAGE as exc:
+                # the broker went away after the effect committed: it redelivers the event once it
+                # is back, and applying it again is a no-op (consumers de-duplicate by event id).
+                # Raising here would kill the whole container for one lost acknowledgement.
+                log.warning("event_ack_lost", queue=self.queue.name, error=f"{type(exc).__name__}: {exc}",
+                            request_id=message.headers.get("nameko.request_id"))
             self._handled.inc()
             return
         exc = exc_info[1]
@@ -232,7 +239,10 @@ class EventHandler(NamekoEventHandler):
         except Exception:  # the broker would not take it: put the original back, lose nothing
             log.exception("event_republish_failed", **fields)
             self._failed("requeued")
-            self.queue_consumer.requeue_message(message)
+            try:
+                self.queue_consumer.requeue_message(message)
+            except BROKER_OUTAGE:  # its connection is gone: the broker requeues it by itself
+                log.warning("event_requeue_lost", **fields)
             return
         self.queue_consumer.ack_message(message)
 

@@ -213,3 +213,8 @@ def finish_transactions(worker_ctx, exc_info):
         if isinstance(provider, Database):
             exc_info = provider.finish(worker_ctx, exc_info)
     return exc_info
+
+
+def database_of(container) -> Database:
+    """The container's ``Database`` provider (for its extensions that borrow outside workers)."""
+    return next(p for p in container.dependencies if isinstance(p, Database))

@@ -22,10 +22,10 @@ import eventlet.queue
 import psycopg2.extras
 import psycopg2.pool
 import structlog
-from greenlet import GreenletExit
 from nameko.events import EventDispatcher
 
-from common.db import EVENT_WRITERS, Database
+from common.db import EVENT_WRITERS, Database, database_of
+from common.loops import Loop
 from common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_RELAYED, OUTBOX_UNPUBLISHED, watch_database
 
 RELAY_BATCH = 500
@@ -98,9 +98,7 @@ class OutboxRelay(EventDispatcher):
 
     def setup(self):
         super().setup()
-        self._wake = eventlet.queue.LightQueue()
-        self._stopping = False
-        self._thread = None
+        self._loop = Loop(RELAY_INTERVAL, self._pass, pass_on_stop=True)
         database = self._database()
         database.on_events_committed.append(self.wake)
         database.add_borrower(self.stop_relaying)
@@ -109,7 +107,7 @@ class OutboxRelay(EventDispatcher):
 
     def start(self):
         super().start()
-        self._thread = self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+        self._loop.start(self.container, "outbox_relay")
 
     def stop(self):
         self.stop_relaying()
@@ -117,33 +115,16 @@ class OutboxRelay(EventDispatcher):
 
     def stop_relaying(self) -> None:
         """Returns once the relay's last pass is over and its thread has ended (twice is fine)."""
-        self._stopping = True
-        self._wake.put(True)
-        thread = self._thread
-        if thread is not None:
-            try:
-                thread.wait()
-            except GreenletExit:  # killed by the container (``kill``): nothing left to wait for
-                pass
+        self._loop.stop()
 
     def wake(self) -> None:
-        self._wake.put(True)
+        self._loop.wake()
 
     def get_dependency(self, worker_ctx):
         return self.wake
 
     def _database(self) -> Database:
-        return next(p for p in self.container.dependencies if isinstance(p, Database))
-
-    def _run(self) -> None:
-        while not self._stopping:
-            try:
-                self._wake.get(timeout=RELAY_INTERVAL)
-            except eventlet.queue.Empty:
-                pass
-            while not self._wake.empty():  # many commits, one pass
-                self._wake.get_nowait()
-            self._pass()  # after a stop: the last one
+        return database_of(self.container)
 
     def _pass(self) -> None:
         """One relay pass; a failure is logged and the rows stay unpublished until one works."""
@@ -170,7 +151,7 @@ class OutboxRelay(EventDispatcher):
 
     def _failed(self) -> None:
         structlog.get_logger().exception("outbox_relay_failed")
-        if not self._stopping:
+        if not self._loop.stopping:
             eventlet.sleep(1)
 
     def _publish(self, event_type: str, payload: dict) -> None:

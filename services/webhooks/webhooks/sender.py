@@ -17,17 +17,16 @@ from urllib.parse import urlsplit
 
 import certifi
 import eventlet
-import eventlet.queue
 import eventlet.semaphore
 import psycopg2
 import psycopg2.extras
 import structlog
 import urllib3
-from greenlet import GreenletExit
 from nameko.extensions import DependencyProvider
 
 from common.config import setting
-from common.db import Database
+from common.db import Database, database_of
+from common.loops import Loop
 from webhooks import domain, store
 
 POLL_SECONDS = 0.25
@@ -86,51 +85,31 @@ class Sender(DependencyProvider):
         config = self.container.config
         self.retry_scale = float(setting(config, "WEBHOOK_RETRY_SCALE", 1.0))
         self.allow_private = flag(setting(config, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", "false"))
-        self._wake = eventlet.queue.LightQueue()
-        self._stopping = False
-        self._thread = None
+        self._loop = Loop(POLL_SECONDS, self._dispatch)
         self._pool = eventlet.GreenPool(BATCH * 2)
         self._db_slots = eventlet.semaphore.Semaphore(DB_SLOTS)
         self._busy: dict[int, int] = {}
         self._database().add_borrower(self.stop_sending)
 
     def start(self):
-        self._thread = self.container.spawn_managed_thread(self._run, identifier="webhook_sender")
+        self._loop.start(self.container, "webhook_sender")
 
     def stop(self):
         self.stop_sending()
 
     def stop_sending(self) -> None:
         """Returns once no attempt is in flight and the loop has ended (twice is fine)."""
-        self._stopping = True
-        self._wake.put(True)
-        thread = self._thread
-        if thread is not None:
-            try:
-                thread.wait()
-            except GreenletExit:
-                pass
+        self._loop.stop()
         self._pool.waitall()
 
     def wake(self) -> None:
-        self._wake.put(True)
+        self._loop.wake()
 
     def get_dependency(self, worker_ctx):
         return self.wake
 
     def _database(self) -> Database:
-        return next(p for p in self.container.dependencies if isinstance(p, Database))
-
-    def _run(self) -> None:
-        while not self._stopping:
-            try:
-                self._wake.get(timeout=POLL_SECONDS)
-            except eventlet.queue.Empty:
-                pass
-            while not self._wake.empty():
-                self._wake.get_nowait()
-            if not self._stopping:
-                self._dispatch()
+        return database_of(self.container)
 
     def _dispatch(self) -> None:
         try:
@@ -190,7 +169,7 @@ class Sender(DependencyProvider):
                 self._busy[delivery.endpoint_id] = left
             else:
                 self._busy.pop(delivery.endpoint_id, None)
-            self._wake.put(True)  # this endpoint may take its next delivery
+            self._loop.wake()  # this endpoint may take its next delivery
 
     def _post(self, delivery: store.Due, now: datetime) -> tuple[int | None, str | None]:
         host = urlsplit(delivery.url).hostname or ""

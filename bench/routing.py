@@ -82,9 +82,7 @@ def routing_step(conn, orders: int) -> list[float]:
             reach = store.max_radius_km(cur)
             decision, _ = handlers.decide(store.SqlStore(cur), lat, lon, lines, list(wanted),
                                           set(), domain.MAX_SHIPMENTS, fresh_since, reach)
-            for shipment in decision.shipments:
-                for sku, qty in shipment.lines:
-                    store.reserve(cur, shipment.location_id, sku, qty)
+            store.reserve_all(cur, decision.reservations())
             timings.append(time.perf_counter() - t0)
             conn.rollback()
     return sorted(timings)

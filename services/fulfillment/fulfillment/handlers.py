@@ -64,9 +64,12 @@ def _saved_view(store: Store, order_id: int, admin: bool = False) -> dict:
     return order_view(order, order.assignments, admin)
 
 
-def assignment_views(store: Store, assignments: Sequence[Assignment]) -> list[dict]:
-    """Assignments with their order's ship-to address, read in one query."""
-    ship_to = store.ship_to_of(list({a.order_id for a in assignments}))
+def assignment_views(store: Store, assignments: Sequence[Assignment],
+                     ship_to: Mapping[int, dict] | None = None) -> list[dict]:
+    """Assignments with their order's ship-to address (``ship_to`` by order id when the caller has
+    it, else read in one query)."""
+    if ship_to is None:
+        ship_to = store.ship_to_of(list({a.order_id for a in assignments}))
     return [ASSIGNMENT.dump({**a.__dict__, "ship_to": ship_to.get(a.order_id)}) for a in assignments]
 
 
@@ -252,9 +255,9 @@ def route_and_reserve(store: Store, order: Order, lines: Sequence[tuple[str, int
     return Routing(Decision.nothing_placed(lines), ())
 
 
-def _record(store: Store, change: OrderChange, now: datetime) -> list[int]:
+def _record(store: Store, change: OrderChange, now: datetime) -> list[Assignment]:
     """Write what an order's change decided (the reservations of new shipments are made); returns
-    the ids of the new assignments."""
+    the new assignments as stored."""
     for a in change.changed:
         store.set_assignment(a)
     for move in change.released:
@@ -269,17 +272,18 @@ def _record(store: Store, change: OrderChange, now: datetime) -> list[int]:
 WITHDRAWN = (domain.REROUTED, domain.CANCELLED)
 
 
-def _assignment_events(store: Store, created: Sequence[int], ended: Iterable[Assignment]) -> list[Any]:
-    """``assignment_created`` for each new assignment and ``assignment_withdrawn`` for each one taken
-    away from its distributor (re-routed away or its order cancelled; a rejection is the
-    distributor's own act), each with the assignment as ``GET /v1/assignments`` lists it."""
-    withdrawn = [a.id for a in ended if a.status in WITHDRAWN]
-    ids = [*created, *withdrawn]
-    if not ids:
+def _assignment_events(store: Store, created: Sequence[Assignment], ended: Iterable[Assignment],
+                       ship_to: Mapping[int, dict] | None = None) -> list[Any]:
+    """``assignment_created`` for each new assignment (as stored) and ``assignment_withdrawn`` for
+    each one taken away from its distributor (re-routed away or its order cancelled; a rejection is
+    the distributor's own act), each with the assignment as ``GET /v1/assignments`` lists it
+    (``ship_to``: the orders' addresses by id, when the caller has them)."""
+    withdrawn = [store.assignment(a.id) for a in ended if a.status in WITHDRAWN]
+    if not created and not withdrawn:
         return []
-    views = {v["id"]: v for v in assignment_views(store, [store.assignment(i) for i in ids])}
-    return ([events.AssignmentCreated(views[i]) for i in created]
-            + [events.AssignmentWithdrawn(views[i]) for i in withdrawn])
+    views = assignment_views(store, [*created, *withdrawn], ship_to)
+    return ([events.AssignmentCreated(v) for v in views[:len(created)]]
+            + [events.AssignmentWithdrawn(v) for v in views[len(created):]])
 
 
 def reroute(uow: UnitOfWork, assignments: Iterable[Assignment], trigger: str, now: datetime,
@@ -341,17 +345,17 @@ def create_order(uow: UnitOfWork, channel: str, external_id: str, ship_to: Mappi
     skus = list(dict.fromkeys(sku for sku, _ in lines))
     products, prices = uow.order_facts(skus)
     new = domain.new_order(channel, external_id, ship_to, lines, products, prices, MAX_MONEY, place)
-    order_id = uow.store.insert_order(new, now)
-    if order_id is None:  # the same external_id won a race a moment ago
+    order = uow.store.insert_order(new, now)
+    if order is None:  # the same external_id won a race a moment ago
         existing = uow.store.order_by_external_id(channel, external_id)
         return {"order": order_view(existing, existing.assignments), "replayed": True}
-    order = uow.store.order(order_id)
     routing = route_and_reserve(uow.store, order, new.lines, (), domain.MAX_SHIPMENTS, now, freshness)
     change = order.place(routing, now)
     created = _record(uow.store, change, now)
-    view = _saved_view(uow.store, order_id)
+    # the order as saved: what was stored (the rows the inserts returned) with what place() changed
+    view = order_view(change.order, created)
     uow.add_events(_events(change.events, order=view))
-    uow.add_events(_assignment_events(uow.store, created, ()))
+    uow.add_events(_assignment_events(uow.store, created, (), {order.id: order.ship_to}))
     uow.commit()
     return {"order": view, "replayed": False}
 

@@ -137,43 +137,29 @@ SCAN_LIMIT = 60
 KM_PER_EARTH_KM = 6371.0 / 6378.168  # earthdistance's sphere → the 6371 km sphere routing uses
 
 # the nearest SCAN_LIMIT locations by a GiST KNN index scan (it stops there, however dense the
-# city); among the eligible ones, nearest first, the few that ship everything from fresh stock and
-# the ones with any of the stock — one scan, one round trip
+# city), nearest first, each with whether it is eligible and its available units of the ordered SKUs
+# (one index probe per location): one scan, one round trip. Which of them ship everything from fresh
+# stock and which have any of it is decided in nearest_scan, from these rows. (The distributor's status
+# is a scalar subquery so that it is always one index probe, never a hash of every distributor.)
 NEAREST_SQL = """
 WITH near AS MATERIALIZED (
     SELECT l.id, l.distributor_id, l.lat, l.lon, l.service_radius_km, l.active,
            ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s) AS chord
       FROM locations l
      ORDER BY ll_to_earth(l.lat, l.lon) <-> ll_to_earth(%(lat)s, %(lon)s)
-     LIMIT %(scan)s),
-eligible AS MATERIALIZED (
-    SELECT n.* FROM near n LEFT JOIN distributors d ON d.id = n.distributor_id
-     WHERE sec_to_gc(n.chord) <= n.service_radius_km * 1000 * 1.002 + 100
-       AND n.active AND coalesce(d.status, 'active') = 'active'
-       AND NOT (n.distributor_id = ANY(%(excluded)s))),
-whole AS (
-    SELECT 'whole' AS kind, e.* FROM eligible e
-     WHERE NOT EXISTS (SELECT 1 FROM unnest(%(skus)s::text[], %(qtys)s::integer[]) AS w(sku, qty)
-                        WHERE NOT EXISTS (SELECT 1 FROM stock st WHERE st.location_id = e.id AND st.sku = w.sku
-                                             AND st.on_hand - st.reserved >= w.qty
-                                             AND st.last_synced_at >= %(fresh_since)s))
-     ORDER BY e.chord LIMIT %(whole_limit)s),
-stocked AS (
-    SELECT 'any' AS kind, e.* FROM eligible e
-     WHERE EXISTS (SELECT 1 FROM stock st WHERE st.location_id = e.id AND st.sku = ANY(%(skus)s)
-                      AND st.on_hand > st.reserved)
-     ORDER BY e.chord LIMIT %(limit)s),
-pick AS (SELECT * FROM whole UNION ALL SELECT * FROM stocked)
-SELECT p.kind, p.id, p.distributor_id, p.lat, p.lon, p.service_radius_km, p.active, true,
-       s.skus, s.available, s.fresh,
-       (SELECT count(*) FROM near) AS scanned,
-       (SELECT sec_to_gc(max(chord)) FROM near) AS window_m
-  FROM (SELECT 1) AS one
-  LEFT JOIN (pick p CROSS JOIN LATERAL (
+     LIMIT %(scan)s)
+SELECT n.id, n.distributor_id, n.lat, n.lon, n.service_radius_km, n.active, true,
+       s.skus, s.available, s.fresh, sec_to_gc(n.chord) AS away_m,
+       sec_to_gc(n.chord) <= n.service_radius_km * 1000 * 1.002 + 100 AND n.active
+         AND coalesce((SELECT d.status FROM distributors d WHERE d.id = n.distributor_id), 'active') = 'active'
+         AND NOT (n.distributor_id = ANY(%(excluded)s)) AS eligible
+  FROM near n
+  LEFT JOIN LATERAL (
         SELECT array_agg(st.sku) AS skus, array_agg(st.on_hand - st.reserved) AS available,
                array_agg(st.last_synced_at >= %(fresh_since)s) AS fresh
           FROM stock st
-         WHERE st.location_id = p.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s) ON true
+         WHERE st.location_id = n.id AND st.sku = ANY(%(skus)s) AND st.on_hand > st.reserved) s ON true
+ ORDER BY n.chord
 """
 
 
@@ -184,14 +170,24 @@ def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], exclude
     ``NEAREST_LIMIT`` with any of the stock (``domain.short_list`` decides what they settle)."""
     with cur.connection.cursor() as tcur:
         tcur.execute(NEAREST_SQL, {"lat": lat, "lon": lon, "excluded": list(excluded), "skus": list(wanted),
-                                   "qtys": list(wanted.values()), "fresh_since": fresh_since,
-                                   "scan": SCAN_LIMIT, "whole_limit": WHOLE_LIMIT, "limit": NEAREST_LIMIT})
-        result = tcur.fetchall()
-    scanned, window_m = result[0][11], result[0][12]
+                                   "fresh_since": fresh_since, "scan": SCAN_LIMIT})
+        rows = tcur.fetchall()
+    whole: list[Location] = []
+    stocked: list[Location] = []
+    for r in rows:
+        if not r[11] or not r[7]:  # not eligible, or none of the stock
+            continue
+        loc = _location(r)
+        if len(whole) < WHOLE_LIMIT and all(loc.fresh.get(sku, 0) >= qty for sku, qty in wanted.items()):
+            whole.append(loc)
+        if len(stocked) < NEAREST_LIMIT:
+            stocked.append(loc)
+        elif len(whole) == WHOLE_LIMIT:
+            break
+    farthest_m = max((r[10] for r in rows), default=None)
     return NearestScan(
-        whole=tuple(_location(r[1:]) for r in result if r[0] == "whole"),
-        stocked=tuple(_location(r[1:]) for r in result if r[0] == "any"),
-        scanned=scanned, window_km=None if window_m is None else window_m / 1000 * KM_PER_EARTH_KM,
+        whole=tuple(whole), stocked=tuple(stocked), scanned=len(rows),
+        window_km=None if farthest_m is None else farthest_m / 1000 * KM_PER_EARTH_KM,
         scan_limit=SCAN_LIMIT, whole_limit=WHOLE_LIMIT, stocked_limit=NEAREST_LIMIT)
 
 
@@ -284,24 +280,30 @@ def current_stock(cur, location_id: int, sku: str) -> StockLevel | None:
     return StockLevel(row["sku"], row["on_hand"], row["reserved"], row["last_synced_at"]) if row else None
 
 
-def reserve(cur, location_id: int, sku: str, qty: int) -> bool:
-    """Take ``qty`` available units or nothing: the condition makes overselling impossible."""
-    cur.execute("UPDATE stock SET reserved = reserved + %s WHERE location_id = %s AND sku = %s "
-                "AND on_hand - reserved >= %s", (qty, location_id, sku, qty))
-    return cur.rowcount == 1
-
-
 def reserve_all(cur, moves: Iterable[StockMove]) -> bool:
-    """Every one of these reservations, or none (a savepoint undoes those made before one failed)."""
-    moves = list(moves)
-    if not moves:
+    """Every one of these reservations, or none, in one statement: each (location, SKU) takes its
+    units only where enough are available (the condition makes overselling impossible); when one
+    cannot, those taken are given back in the same transaction (their rows stay locked by it, so
+    nobody saw them). Rows are visited in (location, SKU) order."""
+    wanted: dict[tuple[int, str], int] = {}
+    for location_id, sku, qty in moves:
+        wanted[location_id, sku] = wanted.get((location_id, sku), 0) + qty
+    if not wanted:
         return True
-    cur.execute("SAVEPOINT reservation")
-    if all(reserve(cur, *move) for move in moves):
-        cur.execute("RELEASE SAVEPOINT reservation")
+    keys = sorted(wanted)
+    cur.execute("UPDATE stock s SET reserved = s.reserved + m.qty "
+                "FROM unnest(%s::bigint[], %s::text[], %s::integer[]) AS m(location_id, sku, qty) "
+                "WHERE s.location_id = m.location_id AND s.sku = m.sku AND s.on_hand - s.reserved >= m.qty "
+                "RETURNING s.location_id, s.sku",
+                ([k[0] for k in keys], [k[1] for k in keys], [wanted[k] for k in keys]))
+    taken = sorted((r["location_id"], r["sku"]) for r in cur.fetchall())
+    if len(taken) == len(keys):
         return True
-    cur.execute("ROLLBACK TO SAVEPOINT reservation")
-    cur.execute("RELEASE SAVEPOINT reservation")
+    if taken:
+        cur.execute("UPDATE stock s SET reserved = s.reserved - m.qty "
+                    "FROM unnest(%s::bigint[], %s::text[], %s::integer[]) AS m(location_id, sku, qty) "
+                    "WHERE s.location_id = m.location_id AND s.sku = m.sku",
+                    ([k[0] for k in taken], [k[1] for k in taken], [wanted[k] for k in taken]))
     return False
 
 
@@ -357,19 +359,20 @@ def _assignment(row: Mapping) -> Assignment:
         tracking_no=row["tracking_no"], created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-def insert_order(cur, new: NewOrder, now: datetime) -> int | None:
-    """None when the channel already has an order with this external_id."""
+def insert_order(cur, new: NewOrder, now: datetime) -> Order | None:
+    """The order as stored (no assignments yet); None when the channel already has an order with
+    this external_id."""
     cur.execute(
         "INSERT INTO orders (channel, external_id, ship_to, geocode, lat, lon, lines, retail, substitutes, "
         "retail_total, status, created_at, updated_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'new', %s, %s) "
-        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id",
+        f"ON CONFLICT (channel, external_id) DO NOTHING RETURNING {ORDER_COLUMNS}",
         (new.channel, new.external_id, Json(dict(new.ship_to)), Json(dict(new.geocode)), new.lat, new.lon,
          Json([{"sku": sku, "qty": qty} for sku, qty in new.lines]),
          Json({sku: str(price) for sku, price in new.retail.items()}),
          Json({sku: list(subs) for sku, subs in new.substitutes.items()}), new.retail_total, now, now))
     row = cur.fetchone()
-    return row["id"] if row else None
+    return _order(row, ()) if row else None
 
 
 def _with_assignments(cur, row: Mapping | None) -> Order | None:
@@ -435,13 +438,15 @@ def list_orders(cur, filters: Mapping[str, Any], after: int | None, limit: int) 
             for r in cur.fetchall()]
 
 
-def insert_assignment(cur, order_id: int, shipment: Shipment, now: datetime) -> int:
+def insert_assignment(cur, order_id: int, shipment: Shipment, now: datetime) -> Assignment:
+    """The assignment as stored."""
     cur.execute(
         "INSERT INTO assignments (order_id, distributor_id, location_id, distance_km, lines, status, "
-        "stale_stock, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s, %s) RETURNING id",
+        "stale_stock, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s, %s) "
+        f"RETURNING {ASSIGNMENT_COLUMNS}",
         (order_id, shipment.distributor_id, shipment.location_id, shipment.distance_km,
          Json([{"sku": sku, "qty": qty} for sku, qty in shipment.lines]), shipment.stale, now, now))
-    return cur.fetchone()["id"]
+    return _assignment(cur.fetchone())
 
 
 def assignments_of(cur, order_ids: list[int]) -> list[Assignment]:
@@ -656,7 +661,7 @@ class SqlStore:
         consume(self.cur, *move)
 
     # orders and assignments
-    def insert_order(self, new: NewOrder, now: datetime) -> int | None:
+    def insert_order(self, new: NewOrder, now: datetime) -> Order | None:
         return insert_order(self.cur, new, now)
 
     def order(self, order_id: int, for_update: bool = False) -> Order | None:
@@ -674,7 +679,7 @@ class SqlStore:
     def ship_to_of(self, order_ids: list[int]) -> dict[int, dict]:
         return ship_to_of(self.cur, order_ids)
 
-    def insert_assignment(self, order_id: int, shipment: Shipment, now: datetime) -> int:
+    def insert_assignment(self, order_id: int, shipment: Shipment, now: datetime) -> Assignment:
         return insert_assignment(self.cur, order_id, shipment, now)
 
     def assignments_of(self, order_ids: list[int]) -> list[Assignment]:

@@ -195,7 +195,7 @@ class InMemoryStore:
 
     # ---- orders and assignments ----
 
-    def insert_order(self, new: NewOrder, now: datetime) -> int | None:
+    def insert_order(self, new: NewOrder, now: datetime) -> Order | None:
         if any((o.channel, o.external_id) == (new.channel, new.external_id) for o in self.t.orders.values()):
             return None
         order_id = self._next_id()
@@ -204,7 +204,7 @@ class InMemoryStore:
             lat=new.lat, lon=new.lon, geocode=dict(new.geocode), lines=new.lines, retail=dict(new.retail),
             substitutes=dict(new.substitutes), retail_total=new.retail_total, status=domain.NEW, created_at=now,
             updated_at=now)
-        return order_id
+        return self.t.orders[order_id]
 
     def _with_assignments(self, order: Order | None) -> Order | None:
         if order is None:
@@ -241,13 +241,13 @@ class InMemoryStore:
     def ship_to_of(self, order_ids: list[int]) -> dict[int, dict]:
         return {i: self.t.orders[i].ship_to for i in order_ids if i in self.t.orders}
 
-    def insert_assignment(self, order_id: int, shipment: Shipment, now: datetime) -> int:
+    def insert_assignment(self, order_id: int, shipment: Shipment, now: datetime) -> Assignment:
         assignment_id = self._next_id()
         self.t.assignments[assignment_id] = Assignment(
             assignment_id, order_id, shipment.distributor_id, shipment.location_id, shipment.distance_km,
             tuple(domain.OrderLine(sku, qty) for sku, qty in shipment.lines), domain.PENDING, shipment.stale,
             created_at=now, updated_at=now)
-        return assignment_id
+        return self.t.assignments[assignment_id]
 
     def assignments_of(self, order_ids: list[int]) -> list[Assignment]:
         return [a for _, a in sorted(self.t.assignments.items()) if a.order_id in order_ids]

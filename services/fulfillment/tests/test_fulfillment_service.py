@@ -24,6 +24,7 @@ from common.db import transaction
 from common.pagination import encode_cursor
 from distributors.service import DistributorsService
 from fulfillment import handlers, store
+from fulfillment.domain import StockMove
 from fulfillment.errors import DistributorNotActive
 from fulfillment.service import FulfillmentService
 from pricing.service import PricingService
@@ -167,15 +168,17 @@ class StockMachine(RuleBasedStateMachine):
         if applied:
             self.model[sku][0] += delta
 
-    @rule(sku=st.sampled_from(SKUS), qty=st.integers(1, 8))
-    def reserve(self, sku, qty):
+    @rule(moves=st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 8)), min_size=1, max_size=3))
+    def reserve(self, moves):
+        """Reservations all or nothing, in one statement (a SKU may come twice: both count)."""
         with self.conn, self._cur() as cur:
-            ok = store.reserve(cur, 1, sku, qty)
-        on_hand, reserved = self.model[sku]
-        assert ok == (on_hand - reserved >= qty)
+            ok = store.reserve_all(cur, [StockMove(1, sku, qty) for sku, qty in moves])
+        wanted = {sku: sum(q for s, q in moves if s == sku) for sku, _ in moves}
+        assert ok == all(self.model[sku][0] - self.model[sku][1] >= qty for sku, qty in wanted.items())
         if ok:
-            self.model[sku][1] += qty
-            self.held.append((sku, qty))
+            for sku, qty in moves:
+                self.model[sku][1] += qty
+                self.held.append((sku, qty))
 
     @precondition(lambda self: self.held)
     @rule(ship=st.booleans())
@@ -506,6 +509,29 @@ def test_an_order_whose_assigned_lines_shipped_is_shipped_though_a_line_is_backo
     assert shipped["status"] == "shipped"
     assert shipped["backordered"] == [{"sku": "GONE", "qty": 1, "substitutes": [], "refund_amount": "100.00"}]
     assert ids(rpc.fulfillment.list_orders({"status": "shipped"})) == [placed["id"]]
+
+
+def test_an_order_answered_at_creation_is_the_order_as_stored(cluster):
+    """create_order builds its answer and its events from the rows its inserts returned (no read
+    back): the answer is what GET answers afterwards, and each event carries the same view."""
+    rpc, _, db = cluster
+    product(rpc, "V1")
+    product(rpc, "V2", "12.30")
+    did, loc = approved_distributor(rpc, "View Co")
+    rpc.fulfillment.put_stock(did, loc, {"items": [{"sku": "V1", "on_hand": 5}]})
+    for external_id, lines in (("VIEW-1", [("V1", 2)]), ("VIEW-2", [("V1", 1), ("V2", 3)]),
+                               ("VIEW-3", [("V2", 1)])):
+        placed = place(rpc, external_id, lines)
+        assert placed == rpc.fulfillment.get_order("tmall", placed["id"]), external_id
+        with transaction(db) as cur:
+            cur.execute("SELECT event_type AS name, payload FROM outbox WHERE payload::text LIKE %s ORDER BY id",
+                        (f'%"{external_id}"%',))
+            published = cur.fetchall()
+        assert published and all(row["payload"]["order"] == placed for row in published
+                                 if row["name"].startswith("order_")), external_id
+    assert [placed["status"] for placed in (rpc.fulfillment.get_order("tmall", i) for i in
+            [o["id"] for o in rpc.fulfillment.list_orders({"channel": "tmall"})["items"]][:3])] == \
+        ["backordered", "partially_routed", "routed"]
 
 
 def test_a_ship_to_phone_is_stored_and_returned_in_e164(cluster):

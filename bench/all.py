@@ -52,6 +52,8 @@ from routing import CITIES, largest_radius_ms, routing_step, seed
 SKUS = [f"SKU-{i}" for i in range(1, 6)]  # priced in the catalog; bench/routing.py's seed stocks SKU-1…200
 READ_SKU = SKUS[0]
 FIRST_LOCATION = 10  # as bench/routing.py: below it, the onboarded distributor's own
+QUOTE_BODY = json.dumps({"lines": [{"sku": s, "qty": q} for s, q in zip(SKUS, (1, 5, 12, 40, 150), strict=True)]},
+                        ).encode()
 
 
 def arguments() -> argparse.Namespace:
@@ -210,11 +212,9 @@ def main() -> None:
         keys = set_up(base, gateway_db)
         distributor = {"Authorization": f"Bearer {keys['distributor']}"}
         json_in = {"Content-Type": "application/json"}
-        quote_body = json.dumps({"lines": [{"sku": s, "qty": q} for s, q in zip(SKUS, (1, 5, 12, 40, 150),
-                                                                               strict=True)]}).encode()
         ref = Route("reference", reference, "GET", f"/products/{READ_SKU}", {})
         read = Route("read", base, "GET", f"/v1/catalog/products/{READ_SKU}", distributor)
-        quote = Route("quote", base, "POST", "/v1/quotes", {**distributor, **json_in}, quote_body)
+        quote = Route("quote", base, "POST", "/v1/quotes", {**distributor, **json_in}, QUOTE_BODY)
         orders = Route("orders", base, "POST", "/v1/orders",
                        {"Authorization": f"Bearer {keys['channel']}", **json_in}, order_bodies())
         sizes = {}

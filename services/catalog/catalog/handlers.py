@@ -83,7 +83,8 @@ def product(uow, sku: str) -> Product:
 
 
 def products(uow, skus: Iterable[str]) -> dict[str, Product]:
-    """``{sku: product}`` for the SKUs that exist."""
+    """``{sku: product}`` for the SKUs that exist (one statement: no BEGIN/COMMIT)."""
+    uow.standalone()
     return uow.get_many(skus)
 
 

@@ -23,6 +23,9 @@ class InMemoryUnitOfWork:
     def now(self) -> datetime:
         return self.clock
 
+    def standalone(self) -> None:  # each statement its own transaction: nothing to model in memory
+        pass
+
     # ---- messages ------------------------------------------------------------------------------
 
     def add_events(self, announcements: Sequence[Any]) -> None:

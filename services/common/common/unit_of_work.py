@@ -39,6 +39,12 @@ class SqlWork:
             self._cursor = self._db.cursor()
         return self._cursor
 
+    def standalone(self) -> None:
+        """Each statement from here on is its own transaction: no BEGIN/COMMIT round trips
+        (``common.db.Transaction.standalone``). For work whose every read and every write is one
+        statement that stands on its own; call before the first query."""
+        self._db.standalone()
+
     def add_event(self, event: Any) -> None:
         """Announce a fact, an instance of an event its service declares (``common.contracts``):
         dumped through its contract, written to the outbox in this transaction, relayed once it

@@ -23,10 +23,6 @@ class SqlUnitOfWork(SqlWork):
         self.book = book  # pricing.book.PriceBook
         self.quotes = quotes  # pricing.writer.QuoteWriter
 
-    def standalone(self) -> None:
-        """Each statement from here on is its own transaction (reads of one statement: a quote)."""
-        self._db.standalone()
-
     # ---- messages ------------------------------------------------------------------------------
 
     # ---- the store -----------------------------------------------------------------------------

@@ -138,7 +138,11 @@ def list_deliveries(uow, party: Party, endpoint_id, status: str | None, cursor: 
 
 def on_event(uow, source: str, event_type: str, payload: Mapping[str, Any], now: datetime) -> int:
     """A system event becomes a delivery for each enabled endpoint of the party it concerns that
-    subscribed to it (one per endpoint and event: a redelivered event adds nothing); returns how many."""
+    subscribed to it (one per endpoint and event: a redelivered event adds nothing); returns how many.
+    Each statement stands alone (no BEGIN/COMMIT: most events concern nobody, and cost one read):
+    every delivery is one idempotent insert, so an event redelivered after a crash half-way adds
+    only the ones it had not made."""
+    uow.standalone()
     made = 0
     for notice in domain.notices(source, event_type, payload):
         parties = [notice.party.key] if notice.party else None

@@ -16,6 +16,7 @@ from kombu import Connection, Queue
 from nameko import rpc as nameko_rpc
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.exceptions import UnknownService
+from nameko.messaging import QueueConsumer
 from nameko.rpc import RPC_QUEUE_TEMPLATE
 
 from common.config import setting
@@ -156,6 +157,39 @@ class TimedMethod:
             timer.cancel()
 
 
+def _confirmed(config) -> bool:
+    return str(setting(config, "RPC_CONFIRMS", "false")).lower() in ("1", "true", "yes")
+
+
+class _ReplyConsumer(QueueConsumer):
+    """The reply queue's own consumer (a connection of its own): replies are taken unacknowledged
+    (``no_ack``) and handed to their waiting caller in the consuming thread, not in a new green
+    thread each. A reply is transient already (lost with the broker) and its queue is this
+    process's, so an acknowledgement bought nothing but a frame each way and a thread per call;
+    with ``RPC_CONFIRMS`` true replies are acknowledged as nameko does."""
+
+    def get_consumers(self, consumer_cls, channel):
+        acked = _confirmed(self.container.config)
+        for provider in self._providers:
+            consumer = consumer_cls(queues=[provider.queue], callbacks=[provider.take_reply],
+                                    accept=self.accept, no_ack=not acked)
+            if acked:
+                consumer.qos(prefetch_count=self.prefetch_count)
+            self._consumers[provider] = consumer
+        return self._consumers.values()
+
+
+class ReplyListener(nameko_rpc.ReplyListener):
+    queue_consumer = _ReplyConsumer()
+
+    def take_reply(self, body, message) -> None:
+        if not message.acknowledged and _confirmed(self.container.config):
+            self.queue_consumer.ack_message(message)
+        event = self._reply_events.pop(message.properties.get("correlation_id"), None)
+        if event is not None:  # else given up on (timed out) or not ours
+            event.send(body)
+
+
 class TimedServiceProxy(nameko_rpc.ServiceProxy):
     def __init__(self, worker_ctx, *args, timeout: float, amqp_uri: str | None, **kwargs):
         super().__init__(worker_ctx, *args, **kwargs)
@@ -173,14 +207,16 @@ class RpcProxy(nameko_rpc.RpcProxy):
     ``RPC_CONFIRMS`` is true: a request that never reaches its service is the caller's timeout (or,
     when nobody consumes the queue, ``ServiceNotRunning`` from the probe above) either way, and
     confirms cost a broker round trip per call (docs/benchmarks.md). Events stay persistent and
-    confirmed (common.outbox)."""
+    confirmed (common.outbox). Replies are taken without acknowledgements (``_ReplyConsumer``)."""
+
+    rpc_reply_listener = ReplyListener()
 
     def setup(self):
         super().setup()
         config = self.container.config
         self.timeout = float(setting(config, "RPC_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
         self.amqp_uri = config.get(AMQP_URI_CONFIG_KEY)
-        if str(setting(config, "RPC_CONFIRMS", "false")).lower() not in ("1", "true", "yes"):
+        if not _confirmed(config):
             self.options = {"use_confirms": False, "delivery_mode": 1, **self.options}
 
     def get_dependency(self, worker_ctx):

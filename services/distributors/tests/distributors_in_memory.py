@@ -22,6 +22,9 @@ class InMemoryUnitOfWork:
         self.histories: dict[int, list[Transition]] = {}
         self.locations: dict[int, Location] = {}
 
+    def standalone(self) -> None:  # each statement its own transaction: nothing to model in memory
+        pass
+
     # ---- messages ------------------------------------------------------------------------------
 
     def add_event(self, event: Any) -> None:

@@ -175,14 +175,14 @@ def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], exclude
     whole: list[Location] = []
     stocked: list[Location] = []
     for r in rows:
-        if not r[11] or not r[7]:  # not eligible, or none of the stock
+        if not r[11]:  # not eligible
             continue
         loc = _location(r)
         if len(whole) < WHOLE_LIMIT and all(loc.fresh.get(sku, 0) >= qty for sku, qty in wanted.items()):
             whole.append(loc)
-        if len(stocked) < NEAREST_LIMIT:
+        if r[7] and len(stocked) < NEAREST_LIMIT:  # any of the stock
             stocked.append(loc)
-        elif len(whole) == WHOLE_LIMIT:
+        if len(whole) == WHOLE_LIMIT and len(stocked) == NEAREST_LIMIT:
             break
     farthest_m = max((r[10] for r in rows), default=None)
     return NearestScan(
@@ -281,29 +281,26 @@ def current_stock(cur, location_id: int, sku: str) -> StockLevel | None:
 
 
 def reserve_all(cur, moves: Iterable[StockMove]) -> bool:
-    """Every one of these reservations, or none, in one statement: each (location, SKU) takes its
-    units only where enough are available (the condition makes overselling impossible); when one
-    cannot, those taken are given back in the same transaction (their rows stay locked by it, so
-    nobody saw them). Rows are visited in (location, SKU) order."""
+    """Every one of these reservations, or none: one conditional UPDATE takes each (location, SKU)'s
+    units only where enough are available (the condition makes overselling impossible), inside a
+    savepoint sent in the same round trip; when one line cannot be taken, rolling back to the
+    savepoint gives the others back and releases their row locks (an order that tries again must not
+    keep holding rows another order may need)."""
     wanted: dict[tuple[int, str], int] = {}
     for location_id, sku, qty in moves:
         wanted[location_id, sku] = wanted.get((location_id, sku), 0) + qty
     if not wanted:
         return True
     keys = sorted(wanted)
-    cur.execute("UPDATE stock s SET reserved = s.reserved + m.qty "
+    cur.execute("SAVEPOINT reservation; "
+                "UPDATE stock s SET reserved = s.reserved + m.qty "
                 "FROM unnest(%s::bigint[], %s::text[], %s::integer[]) AS m(location_id, sku, qty) "
-                "WHERE s.location_id = m.location_id AND s.sku = m.sku AND s.on_hand - s.reserved >= m.qty "
-                "RETURNING s.location_id, s.sku",
+                "WHERE s.location_id = m.location_id AND s.sku = m.sku AND s.on_hand - s.reserved >= m.qty",
                 ([k[0] for k in keys], [k[1] for k in keys], [wanted[k] for k in keys]))
-    taken = sorted((r["location_id"], r["sku"]) for r in cur.fetchall())
-    if len(taken) == len(keys):
+    if cur.rowcount == len(keys):
+        cur.execute("RELEASE SAVEPOINT reservation")
         return True
-    if taken:
-        cur.execute("UPDATE stock s SET reserved = s.reserved - m.qty "
-                    "FROM unnest(%s::bigint[], %s::text[], %s::integer[]) AS m(location_id, sku, qty) "
-                    "WHERE s.location_id = m.location_id AND s.sku = m.sku",
-                    ([k[0] for k in taken], [k[1] for k in taken], [wanted[k] for k in taken]))
+    cur.execute("ROLLBACK TO SAVEPOINT reservation; RELEASE SAVEPOINT reservation")
     return False
 
 

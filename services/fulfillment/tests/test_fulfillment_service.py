@@ -211,6 +211,32 @@ def test_stock_stays_consistent_under_any_sequence(fulfillment_db):
     run("runTest").runTest()
 
 
+def test_a_reservation_that_cannot_be_made_whole_holds_no_stock_and_no_lock(fulfillment_db):
+    """One line short: nothing is reserved, and the rows it touched are not left locked by the
+    order's transaction (it may route again, and other orders need those rows meanwhile)."""
+    with transaction(fulfillment_db) as cur:
+        cur.execute("INSERT INTO stock VALUES (1, 'A', 5, 0, now()), (1, 'B', 1, 0, now())")
+    ordering = psycopg2.connect(fulfillment_db)
+    other = psycopg2.connect(fulfillment_db)
+    try:
+        with ordering.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            assert not store.reserve_all(cur, [StockMove(1, "A", 2), StockMove(1, "B", 1), StockMove(1, "B", 1)])
+            cur.execute("SELECT sku, reserved FROM stock ORDER BY sku")
+            assert [(r["sku"], r["reserved"]) for r in cur.fetchall()] == [("A", 0), ("B", 0)]
+            with other.cursor() as elsewhere:  # the ordering transaction is still open
+                elsewhere.execute("SET lock_timeout = '2s'")
+                elsewhere.execute("UPDATE stock SET reserved = reserved + 1 WHERE location_id = 1 AND sku = 'A'")
+                other.commit()
+            assert store.reserve_all(cur, [StockMove(1, "A", 4), StockMove(1, "B", 1)])
+        ordering.commit()
+    finally:
+        ordering.close()
+        other.close()
+    with transaction(fulfillment_db) as cur:
+        cur.execute("SELECT sku, reserved FROM stock ORDER BY sku")
+        assert [(r["sku"], r["reserved"]) for r in cur.fetchall()] == [("A", 5), ("B", 1)]
+
+
 @settings(max_examples=80, deadline=None)
 @given(network=st.lists(st.tuples(st.integers(-30, 30), st.integers(-30, 30), st.integers(0, 4),
                                   st.integers(0, 4), st.booleans()), min_size=1, max_size=14),

@@ -24,7 +24,7 @@ from common.config import setting
 from common.db import finish_transactions
 from common.errors import ServiceError, ServiceNotRunning, ServiceTimeout, StoreUnavailable
 from common.metrics import DEAD_LETTERS, EVENTS_FAILED, EVENTS_HANDLED, READ_TIMEOUT, observe_handled, scraped
-from common.rpc import expired
+from common.rpc import expired, rpc_confirms
 
 ATTEMPT_HEADER = "x-dcm-attempt"
 QUEUE_HEADER = "x-dcm-queue"
@@ -120,8 +120,7 @@ class ReplyingConsumer(RpcConsumer):
 
     def handle_result(self, message, result, exc_info):
         config = self.container.config
-        confirmed = str(setting(config, "RPC_CONFIRMS", "false")).lower() in ("1", "true", "yes")
-        responder = (Responder if confirmed else _Replies)(
+        responder = (Responder if rpc_confirms(config) else _Replies)(
             config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
             config.get(SERIALIZER_CONFIG_KEY, "json"), message, ssl=config.get("AMQP_SSL"),
             login_method=config.get("LOGIN_METHOD"))

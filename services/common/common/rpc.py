@@ -157,7 +157,8 @@ class TimedMethod:
             timer.cancel()
 
 
-def _confirmed(config) -> bool:
+def rpc_confirms(config) -> bool:
+    """``RPC_CONFIRMS``: RPC requests and replies persistent, confirmed and acknowledged (default off)."""
     return str(setting(config, "RPC_CONFIRMS", "false")).lower() in ("1", "true", "yes")
 
 
@@ -169,7 +170,7 @@ class _ReplyConsumer(QueueConsumer):
     with ``RPC_CONFIRMS`` true replies are acknowledged as nameko does."""
 
     def get_consumers(self, consumer_cls, channel):
-        acked = _confirmed(self.container.config)
+        acked = rpc_confirms(self.container.config)
         for provider in self._providers:
             consumer = consumer_cls(queues=[provider.queue], callbacks=[provider.take_reply],
                                     accept=self.accept, no_ack=not acked)
@@ -182,8 +183,12 @@ class _ReplyConsumer(QueueConsumer):
 class ReplyListener(nameko_rpc.ReplyListener):
     queue_consumer = _ReplyConsumer()
 
+    def setup(self):
+        super().setup()
+        self.acked = rpc_confirms(self.container.config)
+
     def take_reply(self, body, message) -> None:
-        if not message.acknowledged and _confirmed(self.container.config):
+        if self.acked:
             self.queue_consumer.ack_message(message)
         event = self._reply_events.pop(message.properties.get("correlation_id"), None)
         if event is not None:  # else given up on (timed out) or not ours
@@ -216,7 +221,7 @@ class RpcProxy(nameko_rpc.RpcProxy):
         config = self.container.config
         self.timeout = float(setting(config, "RPC_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
         self.amqp_uri = config.get(AMQP_URI_CONFIG_KEY)
-        if not _confirmed(config):
+        if not rpc_confirms(config):
             self.options = {"use_confirms": False, "delivery_mode": 1, **self.options}
 
     def get_dependency(self, worker_ctx):

@@ -84,7 +84,8 @@ class Decision:
         return tuple(StockMove(s.location_id, sku, qty) for s in self.shipments for sku, qty in s.lines)
 
 
-def _whole(lines: dict[str, int], stock: dict[str, int]) -> bool:
+def ships_whole(lines: Mapping[str, int], stock: Mapping[str, int]) -> bool:
+    """``stock`` holds every line's quantity."""
     return all(stock.get(sku, 0) >= qty for sku, qty in lines.items())
 
 
@@ -104,7 +105,7 @@ def _place(remaining: dict[str, int], ordered: dict[str, int],
     # (distance, −units of the ordered SKUs, id): the order in which locations are preferred
     usable = sorted(((d, -_units(ordered, stock), loc.id, loc, stock) for d, loc, stock in offers
                      if any(stock.get(sku, 0) > 0 for sku in want)), key=lambda u: u[:3])
-    whole = next((u for u in usable if _whole(want, u[4])), None)
+    whole = next((u for u in usable if ships_whole(want, u[4])), None)
     if whole:
         d, _, _, loc, stock = whole
         for sku in want:
@@ -181,7 +182,7 @@ def _why_not(loc: Location, wanted: dict[str, int], unplaced: bool, limit_reache
         return "stale_stock"
     if unplaced and limit_reached:
         return "shipment_limit"
-    if not _whole(wanted, loc.fresh):
+    if not ships_whole(wanted, loc.fresh):
         return "insufficient_stock"
     return "farther"  # it could ship everything, but a nearer location (or a tie-break) won
 

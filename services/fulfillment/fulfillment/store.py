@@ -24,6 +24,7 @@ from fulfillment.domain import (
     OrderSummary,
     Shipment,
     StockMove,
+    ships_whole,
 )
 from fulfillment.settlement import ChannelRate, SettlementLine, Statement, Totals
 
@@ -178,7 +179,7 @@ def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], exclude
         if not r[11]:  # not eligible
             continue
         loc = _location(r)
-        if len(whole) < WHOLE_LIMIT and all(loc.fresh.get(sku, 0) >= qty for sku, qty in wanted.items()):
+        if len(whole) < WHOLE_LIMIT and ships_whole(wanted, loc.fresh):
             whole.append(loc)
         if r[7] and len(stocked) < NEAREST_LIMIT:  # any of the stock
             stocked.append(loc)

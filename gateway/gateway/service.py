@@ -268,7 +268,8 @@ class GatewayService(console.ConsoleRoutes):
         kept = self.catalog_views.get(key, version, now)
         if kept is not None:
             return kept
-        answer = self.pricing.get_catalog_view(call.principal.distributor_id, sku)
+        fresh = self.catalog_views.settling(version, now)  # a change may be on its way to pricing
+        answer = self.pricing.get_catalog_view(call.principal.distributor_id, sku, fresh)
         self.catalog_views.put(key, version, answer["product"], answer["valid_until"], now)
         return answer["product"]
 

@@ -7,8 +7,9 @@ until when it holds (``valid_until``: a scheduled price or promotion); the gatew
   serves a copy older than a change the API has acknowledged;
 - only once its version has held for ``settle`` seconds (``CATALOG_VIEW_SETTLE_SECONDS``, default
   1): a product, tier or status change reaches pricing's read models by event a moment after the
-  API acknowledged it, and an answer read in that moment must not be kept — so a copy adds no
-  staleness to what pricing itself answers;
+  API acknowledged it, and an answer read in that moment must not be kept; the gateway asks
+  pricing for it ``fresh`` (pricing reads the product and distributor from their owners first), so
+  the view shows every change the API has acknowledged, whichever service it went through;
 - until ``valid_until``; and at most ``ttl`` seconds (``CATALOG_VIEW_TTL_SECONDS``, default 2).
 """
 from __future__ import annotations
@@ -63,8 +64,14 @@ class ViewCache:
             return None
         return entry[2]
 
+    def settling(self, version: int, now: float) -> bool:
+        """Whether a change (this version, moved less than ``settle`` seconds before this process
+        saw it) may still be on its way to pricing's read models by event: an answer read now must
+        be read fresh (from the product's and distributor's owners) and not kept."""
+        return version != self._version or now - self._since < self.settle
+
     def put(self, key, version: int, answer, valid_until: str | None, now: float) -> None:
-        if version != self._version or now - self._since < self.settle:
+        if self.settling(version, now):
             return  # read while the change may still be on its way to pricing: not kept
         until = now + self.ttl
         if valid_until:

@@ -41,6 +41,16 @@ def test_an_answer_read_just_after_a_change_is_not_kept():
     assert cache.get("a", 5, T + 1.1) == "settled"
 
 
+def test_a_view_is_read_fresh_while_a_change_may_be_on_its_way():
+    cache = ViewCache(ttl=2.0, settle=1.0)
+    assert cache.settling(5, T)  # a version this process has not seen yet
+    cache.get("a", 5, T)
+    assert cache.settling(5, T + 0.99) and not cache.settling(5, T + 1.0)
+    assert cache.settling(6, T + 5)  # moved again
+    cache.clear()
+    assert cache.settling(5, T + 9)
+
+
 def test_a_full_cache_starts_again():
     cache = settled(ViewCache(ttl=10, max_entries=2), 1)
     for key in "abc":

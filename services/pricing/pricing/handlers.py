@@ -299,12 +299,19 @@ def catalog_product(uow, distributor_id, sku: str, now: datetime) -> PricedProdu
     return catalog_view(uow, distributor_id, sku, now)[0]
 
 
-def catalog_view(uow, distributor_id, sku: str, now: datetime) -> tuple[PricedProduct, datetime | None]:
+def catalog_view(uow, distributor_id, sku: str, now: datetime,
+                 fresh: bool = False) -> tuple[PricedProduct, datetime | None]:
     """``catalog_product`` and until when it holds unless something is changed: the next scheduled
     list price or promotion start or end for the SKU (None: nothing scheduled). What the gateway
-    keeps its copy of the view by."""
+    keeps its copy of the view by. ``fresh``: a change was acknowledged a moment ago and may still
+    be on its way here by event — the product and the distributor are asked of their owners first
+    (versioned upserts: never back in version), so the view shows it."""
     number = distributor_number(distributor_id)
     uow.standalone()
+    if fresh:
+        if distributor(uow, number, fresh=True) is None:
+            raise NotFound(f"distributor {number} not found")
+        products(uow, [sku], fresh=True)
     inputs = quote_inputs(uow, number, [sku], now, documents=True, book=True)
     product = inputs.products.get(sku)
     if not domain.viewable(product):

@@ -216,10 +216,12 @@ class PricingService:
         return {**product.document, "price": UNIT_PRICE.dump(product.price) if product.price is not None else None}
 
     @rpc(expected_exceptions=ServiceError)
-    def get_catalog_view(self, distributor_id, sku: str) -> dict:
+    def get_catalog_view(self, distributor_id, sku: str, fresh: bool = False) -> dict:
         """``get_catalog_product`` with ``valid_until``: the instant a scheduled price or promotion
-        changes it (None: nothing scheduled), for a caller that keeps a copy (the gateway)."""
-        product, until = handlers.catalog_view(self._uow(), distributor_id, sku, _now())
+        changes it (None: nothing scheduled), for a caller that keeps a copy (the gateway).
+        ``fresh``: the product and distributor are read from their owners first (the caller knows
+        of a change acknowledged a moment ago)."""
+        product, until = handlers.catalog_view(self._uow(), distributor_id, sku, _now(), bool(fresh))
         view = {**product.document, "price": UNIT_PRICE.dump(product.price) if product.price is not None else None}
         return {"product": view, "valid_until": until.isoformat() if until else None}
 

@@ -325,3 +325,22 @@ def test_catalog_views_show_active_products_with_the_unit_price():
     assert (view.document["sku"], view.price) == ("W", None)
     with pytest.raises(ProductUnknown):
         handlers.catalog_product(uow, 7, "GHOST", NOW)
+
+
+def test_a_fresh_catalog_view_shows_a_change_whose_event_has_not_arrived():
+    """The gateway asks for a view ``fresh`` just after a change the API acknowledged: the product
+    and the distributor are read from their owners first, not taken from the read models."""
+    uow = quote_uow()
+    handlers.catalog_product(uow, 7, "A", NOW)  # the read models now hold A and distributor 7
+    uow.catalog.documents["A"] = {**product("A", version=2), "name": "bath towel"}
+    uow.distributors.profiles[7] = profile(7, tier="silver", version=2)
+    stale, _ = handlers.catalog_view(uow, 7, "A", NOW)
+    assert (stale.document["name"], stale.price.unit_price) == ("a", D("65.00"))  # events not in yet
+    fresh, _ = handlers.catalog_view(uow, 7, "A", NOW, fresh=True)
+    assert fresh.document["name"] == "bath towel" and fresh.price.unit_price != D("65.00")
+    uow.catalog.documents["A"] = product("A", "discontinued", version=3)
+    with pytest.raises(ProductUnknown):
+        handlers.catalog_view(uow, 7, "A", NOW, fresh=True)
+    del uow.distributors.profiles[7]
+    with pytest.raises(common.errors.NotFound):
+        handlers.catalog_view(uow, 7, "A", NOW, fresh=True)

@@ -132,6 +132,13 @@ def test_every_consumed_event_is_declared_by_its_source(consumer, method, source
         f"{consumer}.{method} does not load {source}.{event_type} through {source}.events.{constant}")
 
 
+def test_every_event_the_webhooks_service_consumes_may_become_a_webhook():
+    """webhooks.domain.BECOMES decides whether an event is even loaded: one missing would be dropped."""
+    from webhooks import domain as webhooks_domain
+    consumed = {(s, t) for c, _, s, t in CONSUMERS if c == "webhooks"}
+    assert consumed and consumed == set(webhooks_domain.BECOMES)
+
+
 @pytest.mark.parametrize(("consumer", "method", "source", "event_type"), CONSUMERS,
                          ids=[f"{c}.{m}<-{s}.{t}" for c, m, s, t in CONSUMERS])
 def test_every_consumer_loads_what_its_producer_publishes(samples, consumer, method, source, event_type):

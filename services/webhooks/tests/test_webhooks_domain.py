@@ -110,3 +110,9 @@ def test_events_reach_the_party_they_concern():
     [price] = domain.notices("pricing", "price_changed", {"sku": "A"})
     assert price.party is None and price.data is None  # every subscribed distributor, at its own price
     assert domain.notices("fulfillment", "assignment_accepted", {"assignment": assignment}) == []
+
+
+def test_every_webhook_event_comes_from_a_system_event():
+    assert sorted(set(domain.BECOMES.values())) == sorted(domain.DISTRIBUTOR_EVENTS + domain.CHANNEL_EVENTS)
+    assert domain.becomes("fulfillment", "order_routed") == "order.routed"
+    assert domain.becomes("fulfillment", "assignment_accepted") is None

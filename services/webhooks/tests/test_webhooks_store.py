@@ -70,3 +70,11 @@ def test_settled_deliveries_older_than_the_retention_go_with_their_attempts(webh
         cur.execute("SELECT count(*) AS n FROM attempts")
         assert cur.fetchone()["n"] == 0
     assert left == {recent, waiting}  # a pending one stays however old: it may still go
+
+
+def test_only_an_enabled_endpoint_makes_an_event_worth_loading(webhooks_db):
+    with transaction(webhooks_db) as cur:
+        store.insert_endpoint(cur, "channel:jd", "http://x.example/h", ["shipment.shipped"], None, "whsec_x", NOW)
+        assert store.anyone_subscribed(cur, "shipment.shipped")
+        cur.execute("UPDATE endpoints SET status = 'disabled' WHERE 'shipment.shipped' = ANY(events)")
+        assert not store.anyone_subscribed(cur, "shipment.shipped")

@@ -218,22 +218,38 @@ class Notice:
     data: Mapping[str, Any] | None
 
 
+# the webhook event type each system event may become (``notices`` says for whom, if anyone)
+BECOMES: Mapping[tuple[str, str], str] = {
+    ("fulfillment", "assignment_created"): "assignment.created",
+    ("fulfillment", "assignment_withdrawn"): "assignment.withdrawn",
+    ("fulfillment", "order_routed"): "order.routed",
+    ("fulfillment", "order_backordered"): "order.backordered",
+    ("fulfillment", "order_cancelled"): "order.cancelled",
+    ("fulfillment", "shipment_shipped"): "shipment.shipped",
+    ("distributors", "distributor_suspended"): "distributor.status_changed",
+    ("distributors", "distributor_reinstated"): "distributor.status_changed",
+    ("distributors", "distributor_terminated"): "distributor.status_changed",
+    ("pricing", "price_changed"): "price.changed",
+}
+
+
+def becomes(source: str, event_type: str) -> str | None:
+    """The webhook event type a system event may become (None: none)."""
+    return BECOMES.get((source, event_type))
+
+
 def notices(source: str, event_type: str, payload: Mapping[str, Any]) -> list[Notice]:
     """The webhook events a system event becomes."""
+    kind = becomes(source, event_type)
+    if kind is None:
+        return []
+    if event_type in ("assignment_created", "assignment_withdrawn"):
+        a = payload["assignment"]
+        return [Notice(Party(DISTRIBUTOR, str(a["distributor_id"])), kind, a)]
     if source == "fulfillment":
-        if event_type in ("assignment_created", "assignment_withdrawn"):
-            a = payload["assignment"]
-            kind = "assignment.created" if event_type == "assignment_created" else "assignment.withdrawn"
-            return [Notice(Party(DISTRIBUTOR, str(a["distributor_id"])), kind, a)]
-        order_events = {"order_routed": "order.routed", "order_backordered": "order.backordered",
-                        "order_cancelled": "order.cancelled", "shipment_shipped": "shipment.shipped"}
-        if event_type in order_events and payload.get("order"):
-            order = payload["order"]
-            return [Notice(Party(CHANNEL, order["channel"]), order_events[event_type], order)]
-    if source == "distributors" and event_type in ("distributor_suspended", "distributor_reinstated",
-                                                     "distributor_terminated"):
+        order = payload.get("order")
+        return [Notice(Party(CHANNEL, order["channel"]), kind, order)] if order else []
+    if source == "distributors":
         d = payload["distributor"]
-        return [Notice(Party(DISTRIBUTOR, str(d["id"])), "distributor.status_changed", d)]
-    if source == "pricing" and event_type == "price_changed":
-        return [Notice(None, "price.changed", None)]
-    return []
+        return [Notice(Party(DISTRIBUTOR, str(d["id"])), kind, d)]
+    return [Notice(None, kind, None)]  # price.changed: every distributor subscribed to it

@@ -136,6 +136,16 @@ def list_deliveries(uow, party: Party, endpoint_id, status: str | None, cursor: 
     return result
 
 
+def concerns_anyone(uow, source: str, event_type: str) -> bool:
+    """Whether a system event may become a delivery at all: some enabled endpoint subscribed to the
+    webhook event it becomes. Asked before the event is even loaded (most events concern nobody)."""
+    kind = domain.becomes(source, event_type)
+    if kind is None:
+        return False
+    uow.standalone()
+    return uow.anyone_subscribed(kind)
+
+
 def on_event(uow, source: str, event_type: str, payload: Mapping[str, Any], now: datetime) -> int:
     """A system event becomes a delivery for each enabled endpoint of the party it concerns that
     subscribed to it (one per endpoint and event: a redelivered event adds nothing); returns how many.

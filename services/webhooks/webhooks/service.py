@@ -137,8 +137,11 @@ class WebhooksService:
     # ---- events that become deliveries -----------------------------------------------------------
 
     def _on_event(self, contract: EventContract, payload: dict) -> None:
-        """The event loaded through its producer's contract (common.contracts), then its deliveries."""
+        """The event loaded through its producer's contract (common.contracts), then its deliveries;
+        an event no enabled endpoint subscribed to is not even loaded (one read: most events)."""
         source, event_type = contract.service, contract.event_type
+        if not handlers.concerns_anyone(self._uow(), source, event_type):
+            return
         received = contract.receive(payload)
         event = {f.name: getattr(received.event, f.name) for f in dataclasses.fields(received.event)}
         event.update(event_id=received.event_id, occurred_at=received.occurred_at.isoformat())

@@ -107,6 +107,13 @@ def delete_endpoint(cur, endpoint_id: int) -> None:
     cur.execute("DELETE FROM endpoints WHERE id = %s", (endpoint_id,))
 
 
+def anyone_subscribed(cur, event_type: str) -> bool:
+    """Whether any enabled endpoint subscribed to ``event_type``."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM endpoints WHERE status = 'enabled' AND %s = ANY(events)) AS any",
+                (event_type,))
+    return cur.fetchone()["any"]
+
+
 def subscribers(cur, event_type: str, parties: Sequence[str] | None) -> list[Endpoint]:
     """Enabled endpoints subscribed to ``event_type`` (of these parties; None: of any party)."""
     sql = f"SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE status = 'enabled' AND %s = ANY(events)"

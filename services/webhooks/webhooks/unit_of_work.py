@@ -34,5 +34,6 @@ class SqlUnitOfWork(SqlWork):
     update_endpoint = on_cursor(store.update_endpoint)
     delete_endpoint = on_cursor(store.delete_endpoint)
     subscribers = on_cursor(store.subscribers)
+    anyone_subscribed = on_cursor(store.anyone_subscribed)
     insert_delivery = on_cursor(store.insert_delivery)
     deliveries = on_cursor(store.deliveries)

@@ -250,12 +250,23 @@ class ShortList:
     whole_known: bool  # the nearest location that ships everything cannot hide beyond the cut
 
 
+# how many of the nearest locations a first routing scans: the first few settle most orders; more
+# are scanned only when they do not, and every candidate in reach only when those do not either
+SCAN_LIMITS = (20, 60)
+
+
+def scan_cut_short(scan: NearestScan, reach_km: float) -> bool:
+    """Whether the scan stopped at its limit short of the largest service radius (``reach_km``):
+    locations beyond what it saw may still be in reach."""
+    return scan.scanned == scan.scan_limit and (scan.window_km or 0) < reach_km * 1.002
+
+
 def short_list(scan: NearestScan, lat: float, lon: float, reach_km: float) -> ShortList:
     """The short list a scan gives. Each of its two lists is kept as a prefix, nearest first, of what
     routing would look at: cut before the distance (to 0.1 km, for ties) where a full list stopped,
     or where the scan stopped short of ``reach_km`` (the largest service radius)."""
     window_edge = None
-    if scan.scanned == scan.scan_limit and (scan.window_km or 0) < reach_km * 1.002:
+    if scan_cut_short(scan, reach_km):
         window_edge = int((scan.window_km - 0.05) * 10) / 10
     found: dict[int, Location] = {}
     complete, whole_known = True, True

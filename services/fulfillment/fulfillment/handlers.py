@@ -232,10 +232,14 @@ def decide(store: Store, lat: float, lon: float, lines: Sequence[tuple[str, int]
         wanted: dict[str, int] = {}
         for sku, qty in lines:
             wanted[sku] = wanted.get(sku, 0) + qty
-        short = domain.short_list(store.nearest_scan(lat, lon, wanted, [], fresh_since), lat, lon, reach_km)
-        decision = domain.decided_by_short_list(lines, lat, lon, short, max_shipments)
-        if decision is not None:
-            return decision, short.locations
+        for limit in domain.SCAN_LIMITS:  # the nearest few first (most orders), more only when they fall short
+            scan = store.nearest_scan(lat, lon, wanted, [], fresh_since, limit)
+            short = domain.short_list(scan, lat, lon, reach_km)
+            decision = domain.decided_by_short_list(lines, lat, lon, short, max_shipments)
+            if decision is not None:
+                return decision, short.locations
+            if not domain.scan_cut_short(scan, reach_km):
+                break  # it saw every location in reach: a longer scan would see nothing more
     everyone = store.candidates(lat, lon, skus, fresh_since, reach_km)
     return domain.route(list(lines), lat, lon, everyone, excluded, max_shipments), tuple(everyone)
 

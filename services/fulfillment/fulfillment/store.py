@@ -134,10 +134,9 @@ def candidates(cur, lat: float, lon: float, skus: list[str], fresh_since: dateti
 
 NEAREST_LIMIT = 20
 WHOLE_LIMIT = 4
-SCAN_LIMIT = 60
 KM_PER_EARTH_KM = 6371.0 / 6378.168  # earthdistance's sphere → the 6371 km sphere routing uses
 
-# the nearest SCAN_LIMIT locations by a GiST KNN index scan (it stops there, however dense the
+# the nearest ``scan`` locations (one of domain.SCAN_LIMITS) by a GiST KNN index scan (it stops there, however dense the
 # city), nearest first, each with whether it is eligible and its available units of the ordered SKUs
 # (one index probe per location): one scan, one round trip. Which of them ship everything from fresh
 # stock and which have any of it is decided in nearest_scan, from these rows. (The distributor's status
@@ -165,13 +164,13 @@ SELECT n.id, n.distributor_id, n.lat, n.lon, n.service_radius_km, n.active, true
 
 
 def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], excluded: Sequence[int],
-                 fresh_since: datetime) -> NearestScan:
-    """The nearest ``SCAN_LIMIT`` locations by the GiST index and, among the eligible ones, nearest
+                 fresh_since: datetime, scan: int) -> NearestScan:
+    """The nearest ``scan`` locations by the GiST index and, among the eligible ones, nearest
     first, at most ``WHOLE_LIMIT`` that ship everything ``wanted`` from fresh stock and at most
     ``NEAREST_LIMIT`` with any of the stock (``domain.short_list`` decides what they settle)."""
     with cur.connection.cursor() as tcur:
         tcur.execute(NEAREST_SQL, {"lat": lat, "lon": lon, "excluded": list(excluded), "skus": list(wanted),
-                                   "fresh_since": fresh_since, "scan": SCAN_LIMIT})
+                                   "fresh_since": fresh_since, "scan": scan})
         rows = tcur.fetchall()
     whole: list[Location] = []
     stocked: list[Location] = []
@@ -189,7 +188,7 @@ def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], exclude
     return NearestScan(
         whole=tuple(whole), stocked=tuple(stocked), scanned=len(rows),
         window_km=None if farthest_m is None else farthest_m / 1000 * KM_PER_EARTH_KM,
-        scan_limit=SCAN_LIMIT, whole_limit=WHOLE_LIMIT, stocked_limit=NEAREST_LIMIT)
+        scan_limit=scan, whole_limit=WHOLE_LIMIT, stocked_limit=NEAREST_LIMIT)
 
 
 def _location(r: tuple) -> Location:
@@ -626,8 +625,8 @@ class SqlStore:
         return candidates(self.cur, lat, lon, skus, fresh_since, reach_km)
 
     def nearest_scan(self, lat: float, lon: float, wanted: Mapping[str, int], excluded: Sequence[int],
-                     fresh_since: datetime) -> NearestScan:
-        return nearest_scan(self.cur, lat, lon, wanted, excluded, fresh_since)
+                     fresh_since: datetime, scan: int) -> NearestScan:
+        return nearest_scan(self.cur, lat, lon, wanted, excluded, fresh_since, scan)
 
     # stock
     def stock_of(self, location_id: int, after: str | None, limit: int) -> list[StockLevel]:

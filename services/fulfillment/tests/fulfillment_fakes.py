@@ -53,7 +53,7 @@ class Tables:
 class InMemoryStore:
     """``fulfillment.unit_of_work.Store`` on the unit of work's tables."""
 
-    scan_limit, whole_limit, stocked_limit = 60, 4, 20
+    whole_limit, stocked_limit = 4, 20
 
     def __init__(self, uow: InMemoryUnitOfWork):
         self._uow = uow
@@ -114,15 +114,15 @@ class InMemoryStore:
                 if d <= loc.service_radius_km * 1.002 + 0.1]
 
     def nearest_scan(self, lat: float, lon: float, wanted: Mapping[str, int], excluded: Sequence[int],
-                     fresh_since: datetime) -> NearestScan:
-        near = self._by_distance(lat, lon)[:self.scan_limit]
+                     fresh_since: datetime, scan: int) -> NearestScan:
+        near = self._by_distance(lat, lon)[:scan]
         eligible = [self._routing_location(loc, wanted, fresh_since) for d, loc in near
                     if d <= loc.service_radius_km and loc.active and loc.distributor_id not in excluded
                     and (self.distributor_status(loc.distributor_id) or "active") == "active"]
         whole = [x for x in eligible if all(x.fresh.get(sku, 0) >= qty for sku, qty in wanted.items())]
         stocked = [x for x in eligible if x.fresh or x.stale]
         return NearestScan(tuple(whole[:self.whole_limit]), tuple(stocked[:self.stocked_limit]), len(near),
-                           near[-1][0] if near else None, self.scan_limit, self.whole_limit, self.stocked_limit)
+                           near[-1][0] if near else None, scan, self.whole_limit, self.stocked_limit)
 
     # ---- stock ----
 

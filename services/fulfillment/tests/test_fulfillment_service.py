@@ -23,7 +23,7 @@ from catalog.service import CatalogService
 from common.db import transaction
 from common.pagination import encode_cursor
 from distributors.service import DistributorsService
-from fulfillment import handlers, store
+from fulfillment import domain, handlers, store
 from fulfillment.domain import StockMove
 from fulfillment.errors import DistributorNotActive
 from fulfillment.service import FulfillmentService
@@ -243,7 +243,7 @@ def test_a_reservation_that_cannot_be_made_whole_holds_no_stock_and_no_lock(fulf
        want_a=st.integers(1, 5), want_b=st.integers(0, 3))
 def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_url, monkeypatch_limits,
                                                                 network, want_a, want_b):
-    """Nearest-first short lists (cut at 3 and 2 rows of a 6-row scan here, to exercise every cut)
+    """Nearest-first short lists (cut at 3 and 2 rows of a 3-row, then a 6-row scan here, to exercise every cut)
     never change a decision."""
     now = datetime.now(UTC)
     conn = psycopg2.connect(fulfillment_db_url)
@@ -273,10 +273,10 @@ def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_
 
 @pytest.fixture(scope="module")
 def monkeypatch_limits():
-    saved = store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT
-    store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT = 3, 2, 6
+    saved = store.NEAREST_LIMIT, store.WHOLE_LIMIT, domain.SCAN_LIMITS
+    store.NEAREST_LIMIT, store.WHOLE_LIMIT, domain.SCAN_LIMITS = 3, 2, (3, 6)
     yield
-    store.NEAREST_LIMIT, store.WHOLE_LIMIT, store.SCAN_LIMIT = saved
+    store.NEAREST_LIMIT, store.WHOLE_LIMIT, domain.SCAN_LIMITS = saved
 
 
 WORKFLOW: dict = {}

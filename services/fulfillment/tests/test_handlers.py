@@ -101,6 +101,34 @@ def test_the_nearest_location_with_everything_ships_and_its_stock_is_reserved(tw
     assert len(uow.events) == 2 and reserved(uow, 21) == 2
 
 
+def scans_recorded(uow, monkeypatch) -> list:
+    """What routing asked the store for: ("scan", how many nearest) and ("candidates", None)."""
+    asked, cls = [], type(uow.store)
+    scan, candidates = cls.nearest_scan, cls.candidates
+    monkeypatch.setattr(cls, "nearest_scan", lambda self, *a: asked.append(("scan", a[-1])) or scan(self, *a))
+    monkeypatch.setattr(cls, "candidates", lambda self, *a: asked.append(("candidates", None)) or candidates(self, *a))
+    return asked
+
+
+def test_the_nearest_few_are_scanned_first_and_more_only_when_they_fall_short(uow, monkeypatch):
+    for i in range(1, 26):  # 25 locations, about 110 m apart going north; only the 23rd has the stock
+        distributor(uow, i, location(i, 100 + i, 0.001 * i))
+    stock(uow, 23, 123, A=5)
+    asked = scans_recorded(uow, monkeypatch)
+    placed = place(uow, "S-1", ("A", 2))
+    assert [s["location_id"] for s in placed["shipments"]] == [123]
+    assert asked == [("scan", 20), ("scan", 60)]  # the nearest 20 have none of it: 60 settle it
+    asked.clear()
+    placed = place(uow, "S-2", ("A", 1))
+    assert [s["location_id"] for s in placed["shipments"]] == [123] and asked == [("scan", 20), ("scan", 60)]
+
+
+def test_a_scan_that_saw_every_location_is_not_repeated_longer(two, monkeypatch):
+    asked = scans_recorded(two, monkeypatch)
+    placed = place(two, "S-3", ("A", 1))  # two locations, no stock: back-ordered over every candidate
+    assert placed["status"] == "backordered" and asked == [("scan", 20), ("candidates", None)]
+
+
 def test_what_nobody_can_ship_is_backordered_with_substitutes_and_a_refund(two):
     uow = two
     stock(uow, 1, 11, A=1, A2=3)

@@ -4,6 +4,7 @@ Use ``from common.entrypoints import rpc, event_handler`` in every service inste
 """
 from __future__ import annotations
 
+import inspect
 import time
 
 import eventlet
@@ -16,7 +17,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, SERIALIZER_CONFIG_KEY
 from nameko.events import EventHandler as NamekoEventHandler
-from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.exceptions import IncorrectSignature, RpcTimeout, UnknownService
 from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
 
@@ -135,6 +136,15 @@ class Rpc(NamekoRpc):
     def setup(self):
         super().setup()
         self._received: dict[int, float] = {}  # id(message) → when it arrived
+        self._signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
+
+    def check_signature(self, args, kwargs):
+        """As nameko's (a call whose arguments the method cannot take is refused before any worker
+        runs), from the signature read once instead of ``inspect.getcallargs`` per call (~20 µs)."""
+        try:
+            self._signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
 
     def handle_message(self, body, message):
         if expired(self.unpack_message_headers(message)):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from nameko.standalone.events import event_dispatcher
+from nameko.exceptions import IncorrectSignature
 from nameko.standalone.rpc import ClusterRpcProxy
 from pricing_in_memory import product
 
@@ -59,6 +60,13 @@ def read_model(db, sql, args, until, timeout=5.0):
 
     wait_until(reached, timeout, lambda: f"{sql} {args}: the read model still has {last['row']}")
     return last["row"]
+
+
+def test_a_call_with_arguments_the_method_cannot_take_is_refused_before_it_runs(rpc):
+    """common.entrypoints.Rpc checks arguments against the signature it read once (nameko's check)."""
+    for args, kwargs in (((1,), {}), ((1, "A", True, 4), {}), ((1, "A"), {"nope": 1})):
+        with pytest.raises(IncorrectSignature):  # nameko raises it again on the caller's side
+            rpc.pricing.get_catalog_view(*args, **kwargs)
 
 
 def test_a_product_is_priceable_at_once_and_its_discontinuation_is_respected(rpc):

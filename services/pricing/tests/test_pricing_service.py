@@ -4,8 +4,8 @@ resolved by asking the owner."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from nameko.standalone.events import event_dispatcher
 from nameko.exceptions import IncorrectSignature
+from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 from pricing_in_memory import product
 

@@ -316,8 +316,8 @@ def reroute(uow: UnitOfWork, assignments: Iterable[Assignment], trigger: str, no
         created = _record(uow.store, change, now)
         view = _saved_view(uow.store, order_id)
         order_events = [e for e in change.events if not isinstance(e, domain.AssignmentRejected)]
-        uow.add_events(_events(order_events, order=view))
-        uow.add_events(_assignment_events(uow.store, created, rerouting.ended))
+        uow.add_events([*_events(order_events, order=view),  # one outbox insert
+                        *_assignment_events(uow.store, created, rerouting.ended)])
         assignment_events += [e for e in change.events if isinstance(e, domain.AssignmentRejected)]
         log.info("order_rerouted", order_id=order_id, trigger=trigger, status=change.status)
     return assignment_events
@@ -358,8 +358,8 @@ def create_order(uow: UnitOfWork, channel: str, external_id: str, ship_to: Mappi
     created = _record(uow.store, change, now)
     # the order as saved: what was stored (the rows the inserts returned) with what place() changed
     view = order_view(change.order, created)
-    uow.add_events(_events(change.events, order=view))
-    uow.add_events(_assignment_events(uow.store, created, (), {order.id: order.ship_to}))
+    uow.add_events([*_events(change.events, order=view),  # one outbox insert
+                    *_assignment_events(uow.store, created, (), {order.id: order.ship_to})])
     uow.commit()
     return {"order": view, "replayed": False}
 
@@ -400,8 +400,8 @@ def cancel_order(uow: UnitOfWork, channel: str | None, order_id, actor: str, now
         return order_view(order, order.assignments, admin=channel is None)
     _record(uow.store, change, now)
     # the event carries the order as its channel sees it (webhooks deliver it to the channel)
-    uow.add_events(_events(change.events, order=_saved_view(uow.store, order.id)))
-    uow.add_events(_assignment_events(uow.store, (), change.changed))
+    uow.add_events([*_events(change.events, order=_saved_view(uow.store, order.id)),  # one outbox insert
+                    *_assignment_events(uow.store, (), change.changed)])
     view = _saved_view(uow.store, order.id, admin=channel is None)
     uow.commit()
     return view

@@ -8,9 +8,9 @@ running throughout, then measures, closed loop over keep-alive connections:
 - `POST /v1/quotes` (5 lines, volume breaks) against the reference at 20 connections;
 - `POST /v1/orders` (3 lines, each order its own external id, to a point near one of 30 cities) at
   10,000 seeded locations with stock: p50/p99 at 1 connection, orders per second at 20;
-- the routing step (bench/routing.py's timing: largest radius + decision + reservations, in-process on
-  the fulfillment database, as ``handlers.route_and_reserve`` runs them) p99 at 10,000 and 100,000
-  locations.
+- the routing step (bench/routing.py's timing: decision, the largest radius read in its scan, and
+  reservations, in-process on the fulfillment database, as ``handlers.route_and_reserve`` runs them)
+  p99 at 10,000 and 100,000 locations.
 
 The machine's CPU is shared by both systems, so the compared routes run in rounds, back to back, in
 alternating order (ref, ours… then …ours, ref); each figure is the median over the rounds and each
@@ -271,7 +271,7 @@ def main() -> None:
             step, radius = steps[size]
             rows.append((target, f"{percentile_ms(step, 0.99):.2f} ms",
                          f"p50 {statistics.median(step) * 1000:.2f} ms over {len(step)} orders; of which "
-                         f"max(radius) over all locations p50 {statistics.median(radius):.2f} ms",
+                         f"max(radius) alone p50 {statistics.median(radius):.2f} ms",
                          verdict(percentile_ms(step, 0.99), limit, False)))
         else:
             rows.append((target, "-", "not measured (--sizes / --quick)", ""))

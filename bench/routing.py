@@ -60,32 +60,36 @@ def seed(conn, first_id: int, count: int) -> float:
         conn.autocommit = True
         cur.execute("VACUUM ANALYZE locations")
         cur.execute("VACUUM ANALYZE stock")
+        # the seed leaves hundreds of MB of dirty pages: flushed now, not by the checkpointer in the
+        # middle of the timings that follow (what is measured is routing, not the bulk load)
+        cur.execute("CHECKPOINT")
         conn.autocommit = False
     return time.perf_counter() - started
 
 
 def routing_step(conn, orders: int) -> list[float]:
     """What create_order does between pricing and writing the order (``handlers.route_and_reserve``):
-    the largest service radius (read per order, as the service reads it), the decision (short list,
-    or every candidate when the short list does not settle it) and the reservation (rolled back after
-    timing, so every order meets the same stock)."""
+    the decision (the nearest scan, which also reads the largest service radius, as the service does;
+    every candidate when the short list does not settle it) and the reservation (rolled back after
+    timing, so every order meets the same stock); after 50 untimed orders."""
     rng = random.Random(1)
     fresh_since = datetime.now(UTC) - timedelta(hours=24)
     timings = []
+    warm_up = min(50, orders)  # untimed: the first orders read the index pages into memory
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        for _ in range(orders):
+        for _ in range(warm_up + orders):
             _, clat, clon = rng.choice(CITIES)
             lat, lon = clat + rng.uniform(-0.3, 0.3), clon + rng.uniform(-0.3, 0.3)
             lines = [(f"SKU-{s}", rng.randint(1, 3)) for s in rng.sample(range(1, SKUS + 1), 3)]
             wanted = dict(lines)
             t0 = time.perf_counter()
-            reach = store.max_radius_km(cur)
+            # the largest radius is read with the nearest scan (or before the candidates), as the service does
             decision, _ = handlers.decide(store.SqlStore(cur), lat, lon, lines, list(wanted),
-                                          set(), domain.MAX_SHIPMENTS, fresh_since, reach)
+                                          set(), domain.MAX_SHIPMENTS, fresh_since)
             store.reserve_all(cur, decision.reservations())
             timings.append(time.perf_counter() - t0)
             conn.rollback()
-    return sorted(timings)
+    return sorted(timings[warm_up:])
 
 
 def largest_radius_ms(conn, times: int = 100) -> list[float]:

@@ -232,7 +232,8 @@ class NearestScan:
     (at most ``scan_limit``; the farthest of them ``window_km`` away), the eligible ones — active, of
     an active distributor not excluded, covering the customer — nearest first: at most
     ``whole_limit`` that ship every ordered line from fresh stock, and at most ``stocked_limit`` with
-    any ordered SKU available."""
+    any ordered SKU available; ``reach_km``, the largest service radius of any location, read with
+    it (None: not read)."""
 
     whole: tuple[Location, ...]
     stocked: tuple[Location, ...]
@@ -241,6 +242,7 @@ class NearestScan:
     scan_limit: int
     whole_limit: int
     stocked_limit: int
+    reach_km: float | None = None
 
 
 @dataclass(frozen=True)

@@ -221,12 +221,13 @@ def adjust_stock(uow: UnitOfWork, distributor_id, location_id, deltas: Sequence[
 
 def decide(store: Store, lat: float, lon: float, lines: Sequence[tuple[str, int]], skus: list[str],
            excluded: Iterable[int], max_shipments: int, fresh_since: datetime,
-           reach_km: float) -> tuple[Decision, tuple[Location, ...]]:
+           reach_km: float | None = None) -> tuple[Decision, tuple[Location, ...]]:
     """The decision and the locations it was made over: over the nearest few candidates when that
     settles it (``domain.decided_by_short_list``: the same decision every candidate would give),
     else over every candidate in range that has any of ``skus``. A re-route (some distributor
     excluded) always looks at every candidate, so its explanation shows why the excluded ones
-    were passed over."""
+    were passed over. ``reach_km`` (the largest service radius) is read with the first scan, or on
+    its own before every candidate is, unless given."""
     excluded = frozenset(excluded)
     if not excluded:
         wanted: dict[str, int] = {}
@@ -234,12 +235,16 @@ def decide(store: Store, lat: float, lon: float, lines: Sequence[tuple[str, int]
             wanted[sku] = wanted.get(sku, 0) + qty
         for limit in domain.SCAN_LIMITS:  # the nearest few first (most orders), more only when they fall short
             scan = store.nearest_scan(lat, lon, wanted, [], fresh_since, limit)
+            if reach_km is None:
+                reach_km = scan.reach_km  # read in the scan's own statement
             short = domain.short_list(scan, lat, lon, reach_km)
             decision = domain.decided_by_short_list(lines, lat, lon, short, max_shipments)
             if decision is not None:
                 return decision, short.locations
             if not domain.scan_cut_short(scan, reach_km):
                 break  # it saw every location in reach: a longer scan would see nothing more
+    if reach_km is None:
+        reach_km = store.max_radius_km()
     everyone = store.candidates(lat, lon, skus, fresh_since, reach_km)
     return domain.route(list(lines), lat, lon, everyone, excluded, max_shipments), tuple(everyone)
 
@@ -249,11 +254,10 @@ def route_and_reserve(store: Store, order: Order, lines: Sequence[tuple[str, int
     """Route ``lines`` and reserve what the decision ships. A reservation lost to a concurrent order
     routes again from fresh stock figures; after ``ROUTE_ATTEMPTS`` nothing is placed."""
     fresh_since = now - freshness
-    reach = store.max_radius_km()
     skus = order.skus_to_look_up(lines)
-    for _attempt in range(ROUTE_ATTEMPTS):
+    for _attempt in range(ROUTE_ATTEMPTS):  # each attempt reads the largest radius afresh, with its scan
         decision, locations = decide(store, order.lat, order.lon, lines, skus, excluded, max_shipments,
-                                     fresh_since, reach)
+                                     fresh_since)
         if store.reserve_all(decision.reservations()):
             return Routing(decision, locations)
     return Routing(Decision.nothing_placed(lines), ())

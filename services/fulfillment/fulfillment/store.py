@@ -152,7 +152,8 @@ SELECT n.id, n.distributor_id, n.lat, n.lon, n.service_radius_km, n.active, true
        s.skus, s.available, s.fresh, sec_to_gc(n.chord) AS away_m,
        sec_to_gc(n.chord) <= n.service_radius_km * 1000 * 1.002 + 100 AND n.active
          AND coalesce((SELECT d.status FROM distributors d WHERE d.id = n.distributor_id), 'active') = 'active'
-         AND NOT (n.distributor_id = ANY(%(excluded)s)) AS eligible
+         AND NOT (n.distributor_id = ANY(%(excluded)s)) AS eligible,
+       (SELECT max(l2.service_radius_km) FROM locations l2) AS reach
   FROM near n
   LEFT JOIN LATERAL (
         SELECT array_agg(st.sku) AS skus, array_agg(st.on_hand - st.reserved) AS available,
@@ -188,7 +189,8 @@ def nearest_scan(cur, lat: float, lon: float, wanted: Mapping[str, int], exclude
     return NearestScan(
         whole=tuple(whole), stocked=tuple(stocked), scanned=len(rows),
         window_km=None if farthest_m is None else farthest_m / 1000 * KM_PER_EARTH_KM,
-        scan_limit=scan, whole_limit=WHOLE_LIMIT, stocked_limit=NEAREST_LIMIT)
+        scan_limit=scan, whole_limit=WHOLE_LIMIT, stocked_limit=NEAREST_LIMIT,
+        reach_km=float(rows[0][12]) if rows else 0.0)  # no row: no location at all
 
 
 def _location(r: tuple) -> Location:

@@ -122,7 +122,8 @@ class InMemoryStore:
         whole = [x for x in eligible if all(x.fresh.get(sku, 0) >= qty for sku, qty in wanted.items())]
         stocked = [x for x in eligible if x.fresh or x.stale]
         return NearestScan(tuple(whole[:self.whole_limit]), tuple(stocked[:self.stocked_limit]), len(near),
-                           near[-1][0] if near else None, scan, self.whole_limit, self.stocked_limit)
+                           near[-1][0] if near else None, scan, self.whole_limit, self.stocked_limit,
+                           self.max_radius_km())
 
     # ---- stock ----
 

@@ -262,13 +262,27 @@ def test_the_short_list_decides_exactly_as_every_candidate_would(fulfillment_db_
     with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         fresh_since = now - timedelta(hours=24)
         decision, _ = handlers.decide(store.SqlStore(cur), order["lat"], order["lon"], lines, list(wanted), set(),
-                                      3, fresh_since, 50.0)
+                                      3, fresh_since)  # the largest radius read in the scan, as the service does
         everyone = store.candidates(cur, 31.0, 121.0, list(wanted), fresh_since, 50.0)
         reference = __import__("fulfillment.domain", fromlist=["route"]).route(lines, 31.0, 121.0, everyone)
     conn.close()
     assert [(s.location_id, s.lines) for s in decision.shipments] == \
         [(s.location_id, s.lines) for s in reference.shipments]
     assert decision.backordered == reference.backordered
+
+
+def test_the_nearest_scan_reads_the_largest_radius_of_every_location(fulfillment_db_url):
+    """Routing reads the largest service radius in the scan's own statement, not only of what it scanned."""
+    conn = psycopg2.connect(fulfillment_db_url)
+    with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        cur.execute("TRUNCATE locations, stock, distributors")
+        cur.execute("INSERT INTO locations VALUES (1, 1, 'near', 31.0, 121.0, 30, true, now()), "
+                    "(2, 2, 'far', 35.0, 121.0, 80, false, now())")
+        scan = store.nearest_scan(cur, 31.0, 121.0, {"A": 1}, [], datetime.now(UTC), 1)
+        assert (scan.scanned, scan.reach_km) == (1, 80.0) and store.max_radius_km(cur) == 80.0
+        cur.execute("TRUNCATE locations")
+        assert store.nearest_scan(cur, 31.0, 121.0, {"A": 1}, [], datetime.now(UTC), 1).reach_km == 0.0
+    conn.close()
 
 
 @pytest.fixture(scope="module")

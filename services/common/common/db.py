@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 import weakref
 from collections.abc import Callable, Iterator
 
@@ -20,6 +21,7 @@ import psycopg2.pool
 from nameko.extensions import DependencyProvider
 
 from common.config import database_url, setting
+from common.loops import Loop
 from common.metrics import DB_POOL_CONNECTIONS, DB_POOL_MAX, MetricsServer, scraped
 
 psycopg2.extras.register_uuid()
@@ -103,9 +105,15 @@ class Transaction:
 
 
 class KeepingPool(psycopg2.pool.ThreadedConnectionPool):
-    """Opens connections on demand and keeps them. psycopg2's own pool closes every connection
-    returned above ``minconn``, which under load meant a new PostgreSQL connection per worker, and
-    a large ``minconn`` opens them all at start-up whether needed or not."""
+    """Opens connections on demand and keeps them while they are used. psycopg2's own pool closes
+    every connection returned above ``minconn``, which under load meant a new PostgreSQL connection
+    per worker, and a large ``minconn`` opens them all at start-up whether needed or not. ``trim``
+    closes those left idle since a burst (the Database provider calls it), so a quiet service does
+    not keep a whole burst's worth of PostgreSQL's ``max_connections``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._idle_since: dict[int, float] = {}  # id(idle connection) → when it was returned
 
     def _putconn(self, conn, key=None, close=False):
         saved, self.minconn = self.minconn, self.maxconn
@@ -113,6 +121,26 @@ class KeepingPool(psycopg2.pool.ThreadedConnectionPool):
             super()._putconn(conn, key, close)
         finally:
             self.minconn = saved
+        if conn in self._pool:  # kept (not closed as broken)
+            self._idle_since[id(conn)] = time.monotonic()
+
+    def trim(self, idle_seconds: float, now: float | None = None) -> int:
+        """Close the connections idle for ``idle_seconds`` or more, keeping ``minconn``; returns how
+        many were closed."""
+        now = time.monotonic() if now is None else now
+        closed = 0
+        with self._lock:
+            if self.closed:
+                return 0
+            for conn in list(self._pool):  # oldest returned first (the pool lends the newest)
+                if len(self._pool) <= self.minconn:
+                    break
+                if now - self._idle_since.get(id(conn), now) >= idle_seconds:
+                    self._pool.remove(conn)
+                    self._idle_since.pop(id(conn), None)
+                    conn.close()
+                    closed += 1
+        return closed
 
 
 class Database(DependencyProvider):
@@ -140,6 +168,11 @@ class Database(DependencyProvider):
         size = setting(config, "max_workers", 10) + 4
         self.pool = KeepingPool(1, size, url)
         scraped.add(self.container, "db_pool", self.pool_use)
+        idle = float(setting(config, "DB_POOL_IDLE_SECONDS", 60))
+        self._trimmer = Loop(max(idle / 4, 0.5), lambda: self.pool.trim(idle))
+
+    def start(self):
+        self._trimmer.start(self.container, "db_pool_trim")
 
     def pool_use(self):
         """Connections lent to workers and the relay, kept idle, and the most the pool opens."""
@@ -153,6 +186,7 @@ class Database(DependencyProvider):
         self._borrowers.append(stop)
 
     def stop(self):
+        self._trimmer.stop()
         for stop_borrower in self._borrowers:
             stop_borrower()
         if self.pool is not None and not self.pool.closed:

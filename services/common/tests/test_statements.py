@@ -1,5 +1,7 @@
 """common.db.Statement on real PostgreSQL: prepared once per session, kept across a rollback, prepared
 again on a new session; and a standalone worker connection goes back to the pool transactional."""
+import time
+
 import psycopg2
 import psycopg2.extras
 import pytest
@@ -62,3 +64,22 @@ def test_a_standalone_connection_returns_to_the_pool_transactional(pg_server):
         assert pool.getconn() is conn and not conn.autocommit
     finally:
         pool.closeall()
+
+
+def test_connections_left_idle_since_a_burst_are_closed_and_one_is_kept(pg_server):
+    pool = KeepingPool(1, 4, f"{pg_server}/postgres")
+    try:
+        burst = [pool.getconn() for _ in range(4)]
+        for conn in burst:
+            pool.putconn(conn)
+        assert len(pool._pool) == 4  # kept after the burst, as the workers may come back at once
+        assert pool.trim(60) == 0  # not idle long enough
+        assert pool.trim(60, now=time.monotonic() + 61) == 3 and len(pool._pool) == 1
+        assert sum(c.closed != 0 for c in burst) == 3
+        kept = pool.getconn()
+        assert kept.closed == 0
+        kept.cursor().execute("SELECT 1")
+        pool.putconn(kept)
+    finally:
+        pool.closeall()
+    assert pool.trim(0) == 0  # a closed pool: nothing to do

@@ -45,6 +45,7 @@ SERVICE_PIDS: dict[int, str] = {}  # the running system's service processes, fil
 # benchmarks (or a benchmark and a test run) on one machine never drop each other's databases
 DATABASE_URLS: dict[str, str] = {}
 RUN_ID = uuid.uuid4().hex[:6]
+PROFILES: dict[str, pathlib.Path] = {}  # service → its cProfile output (BENCH_CPROFILE), written as it stops
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -102,9 +103,14 @@ def running_system():
     env_extra = {"LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}
     procs = []
     try:
+        profiled = set(filter(None, os.environ.get("BENCH_CPROFILE", "").split(",")))
         for s in SERVICES:
             env = service_env(amqp, urls[s], port)
             env.update(env_extra)
+            if s in profiled:  # under cProfile (bench/cprofile-python), its profile kept in PROFILES
+                PROFILES[s] = logs / f"{s}.prof"
+                env.update(PYTHON=str(pathlib.Path(__file__).with_name("cprofile-python")),
+                           REAL_PYTHON=env["PYTHON"], CPROFILE_OUT=str(PROFILES[s]))
             procs.append(start(s, env, logs))
             SERVICE_PIDS[procs[-1].pid] = s  # start-service execs the service: same pid
         base = f"http://127.0.0.1:{port}"

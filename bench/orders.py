@@ -3,25 +3,54 @@
 ``--rounds`` runs at 1 connection (p50/p99 pooled) and at 20 (orders per second), and the CPU each
 process spent per order at 20 connections (medians over the rounds). Prints figures, asserts nothing.
 
-    .venv/bin/python bench/orders.py [--rounds 3] [--seconds 3] [--locations 10000] [--profile SECONDS]
+    .venv/bin/python bench/orders.py [--rounds 3] [--seconds 3] [--locations 10000] [--cprofile gateway,pricing]
 
-``--profile`` also records the fulfillment service under 20 connections with py-spy (if installed)
-and prints its top functions.
+``--cprofile gateway,pricing`` runs those services under cProfile (bench/cprofile-python) for the
+whole run and prints where their own time went once they stop (the figures above then include the
+profiler's overhead: compare shares, not milliseconds).
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import os
-import shutil
+import pathlib
+import pstats
+import re
 import statistics
-import subprocess
-import sys
-import time
 
 import psycopg2
 from all import FIRST_LOCATION, QUOTE_BODY, Route, cpu_medians, order_bodies, percentile_ms, pooled, set_up
-from harness import DATABASE_URLS, SERVICE_PIDS, running_system
+from harness import DATABASE_URLS, PROFILES, running_system
 from routing import seed
+
+ROOT = str(pathlib.Path(__file__).resolve().parents[1])
+
+
+def print_profile(service: str, path: pathlib.Path, top: int = 15) -> None:
+    """Where a profiled service's own time went (cProfile's tottime, the event loop's idle wait left
+    out): by package, then its busiest functions."""
+    stats = pstats.Stats(str(path)).stats
+    by_package: collections.Counter = collections.Counter()
+    functions = []
+    for (filename, line, function), (_, calls, own, _, _) in stats.items():
+        if function == "<method 'poll' of 'select.epoll' objects>":
+            continue  # idle
+        match = re.search(r"site-packages/([^/]+)", filename)
+        if match:
+            package = match.group(1)
+        elif filename.startswith(ROOT):
+            package = "ours: " + os.path.relpath(filename, ROOT)
+        else:
+            package = "python"
+        by_package[package] += own
+        functions.append((own, calls, f"{filename.rsplit('/', 1)[-1]}:{line}({function})"))
+    total = sum(by_package.values())
+    print(f"cProfile of {service}: {total:.1f} s of own time ({path})")
+    for package, own in by_package.most_common(top):
+        print(f"  {100 * own / total:5.1f} %  {package}")
+    for own, calls, where in sorted(functions, reverse=True)[:top]:
+        print(f"  {own:7.3f} s {calls:8d} calls  {where}")
 
 
 def main() -> None:
@@ -29,11 +58,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--locations", type=int, default=10_000)
-    parser.add_argument("--profile", type=float, default=0.0, help="py-spy the named services this long")
-    parser.add_argument("--profile-services", default="fulfillment")
+    parser.add_argument("--cprofile", default="", help="run these services (comma-separated) under cProfile")
     parser.add_argument("--route", choices=("order", "quote"), default="order",
                         help="the route to load (quote: POST /v1/quotes as make bench sends it)")
     args = parser.parse_args()
+    os.environ["BENCH_CPROFILE"] = args.cprofile
     with running_system() as (base, gateway_db):
         keys = set_up(base, gateway_db)
         conn = psycopg2.connect(DATABASE_URLS["fulfillment"])
@@ -61,21 +90,9 @@ def main() -> None:
             if ms >= 0.005:
                 print(f"  {part:<30} {ms:6.2f} ms CPU per request")
         print(f"  {'total':<30} {sum(cpu.values()):6.2f}")
-        spy_binary = shutil.which("py-spy") or shutil.which("py-spy", path=os.path.dirname(sys.executable))
-        if args.profile and spy_binary:
-            spies = []
-            for name in args.profile_services.split(","):
-                pid = next(p for p, n in SERVICE_PIDS.items() if n == name)
-                out = f"/tmp/pyspy-{name}.txt"
-                spies.append((name, out, subprocess.Popen(
-                    [spy_binary, "record", "-p", str(pid), "-d", str(int(args.profile)), "-r", "200", "-f", "raw",
-                     "-o", out, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=open(out + ".log", "w"))))
-            time.sleep(0.5)
-            orders.run(20, args.profile, warmup=0)
-            for name, out, spy in spies:
-                spy.wait()
-                print(f"py-spy of {name}: {out} (collapsed stacks)")
-
+    for name, path in PROFILES.items():  # written as each service stopped
+        if path.exists():
+            print_profile(name, path)
 
 if __name__ == "__main__":
     main()

@@ -268,8 +268,10 @@ class GatewayService(console.ConsoleRoutes):
         kept = self.catalog_views.get(key, version, now)
         if kept is not None:
             return kept
-        fresh = self.catalog_views.settling(version, now)  # a change may be on its way to pricing
-        answer = self.pricing.get_catalog_view(call.principal.distributor_id, sku, fresh)
+        if self.catalog_views.settling(version, now):  # a change may be on its way to pricing
+            answer = self.pricing.get_catalog_view(call.principal.distributor_id, sku, fresh=True)
+        else:
+            answer = self.pricing.get_catalog_view(call.principal.distributor_id, sku)
         self.catalog_views.put(key, version, answer["product"], answer["valid_until"], now)
         return answer["product"]
 

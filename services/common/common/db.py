@@ -123,6 +123,8 @@ class KeepingPool(psycopg2.pool.ThreadedConnectionPool):
             self.minconn = saved
         if conn in self._pool:  # kept (not closed as broken)
             self._idle_since[id(conn)] = time.monotonic()
+        else:
+            self._idle_since.pop(id(conn), None)
 
     def trim(self, idle_seconds: float, now: float | None = None) -> int:
         """Close the connections idle for ``idle_seconds`` or more, keeping ``minconn``; returns how
@@ -168,7 +170,7 @@ class Database(DependencyProvider):
         size = setting(config, "max_workers", 10) + 4
         self.pool = KeepingPool(1, size, url)
         scraped.add(self.container, "db_pool", self.pool_use)
-        idle = float(setting(config, "DB_POOL_IDLE_SECONDS", 60))
+        idle = setting(config, "DB_POOL_IDLE_SECONDS", 60.0)
         self._trimmer = Loop(max(idle / 4, 0.5), lambda: self.pool.trim(idle))
 
     def start(self):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from common.errors import NotFound, parse_id
+from common.errors import NotFound, ServiceNotRunning, ServiceTimeout, StoreUnavailable, parse_id
 from pricing import domain
 from pricing.domain import (
     DistributorState,
@@ -305,13 +305,17 @@ def catalog_view(uow, distributor_id, sku: str, now: datetime,
     list price or promotion start or end for the SKU (None: nothing scheduled). What the gateway
     keeps its copy of the view by. ``fresh``: a change was acknowledged a moment ago and may still
     be on its way here by event — the product and the distributor are asked of their owners first
-    (versioned upserts: never back in version), so the view shows it."""
+    (versioned upserts: never back in version), so the view shows it; an owner that is away leaves
+    the answer to the read models, as outside that moment (the gateway keeps no copy of it)."""
     number = distributor_number(distributor_id)
     uow.standalone()
     if fresh:
-        if distributor(uow, number, fresh=True) is None:
-            raise NotFound(f"distributor {number} not found")
-        products(uow, [sku], fresh=True)
+        try:
+            if distributor(uow, number, fresh=True) is None:
+                raise NotFound(f"distributor {number} not found")
+            products(uow, [sku], fresh=True)
+        except (ServiceTimeout, ServiceNotRunning, StoreUnavailable):
+            pass
     inputs = quote_inputs(uow, number, [sku], now, documents=True, book=True)
     product = inputs.products.get(sku)
     if not domain.viewable(product):

@@ -344,3 +344,16 @@ def test_a_fresh_catalog_view_shows_a_change_whose_event_has_not_arrived():
     del uow.distributors.profiles[7]
     with pytest.raises(common.errors.NotFound):
         handlers.catalog_view(uow, 7, "A", NOW, fresh=True)
+
+
+def test_a_fresh_catalog_view_falls_back_to_the_read_models_when_an_owner_is_away(monkeypatch):
+    uow = quote_uow()
+    handlers.catalog_product(uow, 7, "A", NOW)
+    uow.catalog.documents["A"] = {**product("A", version=2), "name": "bath towel"}
+
+    def away(skus):
+        raise common.errors.ServiceNotRunning("the catalog service is not running")
+
+    monkeypatch.setattr(uow.catalog, "get_products", away)
+    view, _ = handlers.catalog_view(uow, 7, "A", NOW, fresh=True)
+    assert view.document["name"] == "a"  # what pricing knows: an answer, not a 503
